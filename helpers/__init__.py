@@ -1,0 +1,19 @@
+"""helpers: the library behind the notebooks.
+
+Novelty search in generative audio models through active divergence: variational
+auto-encoders on MNIST and on orchestral notes, the audio transforms they learn from,
+and the tools that push them away from their data.
+
+Sub-packages (data flows one way: data -> audio -> models <- training; evaluation,
+latent and display sit above and only call down; nothing in the core imports display):
+
+- ``helpers.data``        fetch and verify MNIST, render the instrument set, read SOL-style trees
+- ``helpers.audio``       STFT and NSGT transforms, phase reconstruction, metrics, cached spectra
+- ``helpers.models``      the one VAE core, output distributions, encoders/decoders
+- ``helpers.training``    the one Trainer, callbacks, checkpoints, grid search
+- ``helpers.evaluation``  likelihood (IWAE), active units, novelty measures
+- ``helpers.latent``      trajectories, interpolation, projections
+- ``helpers.display``     plots, audio players, widgets (a leaf)
+"""
+
+__version__ = "0.1.0"
