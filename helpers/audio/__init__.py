@@ -1,0 +1,18 @@
+"""Audio transforms: STFT and constant-Q NSGT behind one interface, phase reconstruction,
+spectral metrics and a disk cache of dataset spectra.
+
+- :mod:`helpers.audio.transform`  :class:`AudioTransform`, config dataclasses, scaling, :func:`build_transform`
+- :mod:`helpers.audio.stft`       :class:`STFTTransform` (torchaudio spectrogram, fast Griffin-Lim)
+- :mod:`helpers.audio.nsgt`       :class:`NSGTTransform` (constant-Q NSGT, phase-vocoder start)
+- :mod:`helpers.audio.nsgt_torch` :class:`TorchNSGT`, batched differentiable NSGT equal to the package
+- :mod:`helpers.audio.nsgt_ref`   the ``nsgt`` package as reference
+- :mod:`helpers.audio.griffinlim` fast Griffin-Lim for any frame, phase-vocoder initial phase
+- :mod:`helpers.audio.metrics`    spectral convergence, log-spectral and multi-resolution STFT distances
+- :mod:`helpers.audio.cache`      spectra of a dataset, computed once, keyed by config and files
+"""
+
+from helpers.audio.transform import (AudioTransform, MagnitudeScaler, NSGTConfig, STFTConfig,
+                                     TransformConfig, build_transform, config_from_dict)
+
+__all__ = ["AudioTransform", "MagnitudeScaler", "NSGTConfig", "STFTConfig", "TransformConfig",
+           "build_transform", "config_from_dict"]

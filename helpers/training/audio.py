@@ -1,0 +1,439 @@
+"""Audio VAE experiments: one config, the note data in model space, training with reuse.
+
+    config = audio_preset("note", "stft")               # AudioExperimentConfig
+    run = train_audio_vae(config)                       # trains, or loads the run that matches
+    run.model.reconstruct(magnitude)                    # an AudioVAE (helpers.models.audio)
+
+:class:`AudioExperimentConfig` holds everything that defines a run: the transform config, the
+VAE config (``x_shape`` is filled in from the transform and the layout), the trainer config and
+the data options. :func:`train_audio_vae` trains through the project :class:`Trainer` and writes
+into the run folder, next to the Trainer's checkpoints, ``experiment.json`` (the config),
+``transform.pt`` (the scaling fitted on the training notes) and ``done.json`` (training time,
+last metrics). A later call with the same config finds that folder and loads it instead of
+training again; any change of a field that shapes the result (not the progress bar, the run
+folder or the device) trains a new run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from helpers.audio.datasets import frames, iter_spectra, load_spectra, notes, to_model_space
+from helpers.audio.transform import AudioTransform, STFTConfig, NSGTConfig, TransformConfig, build_transform
+from helpers.audio.transform import config_from_dict as transform_config_from_dict
+from helpers.models.audio import MODEL_KINDS, AudioVAE
+from helpers.models.config import Config
+from helpers.models.vae import VAEConfig, build_model
+
+from .callbacks import BetaWarmup, TensorBoardLogger, TimeBudget
+from .checkpoint import load_checkpoint, save_json
+from .run import config_hash, new_run_dir, runs_root
+from .trainer import Trainer, TrainerConfig
+
+EXPERIMENT_FILE = "experiment.json"
+TRANSFORM_FILE = "transform.pt"
+DONE_FILE = "done.json"
+#: trainer fields that do not change what is learned: left out of the reuse key
+COSMETIC_TRAINER_FIELDS = ("progress", "run_root", "device", "eval_batch_size", "nan_check_every")
+
+
+@dataclass
+class AudioExperimentConfig(Config):
+    """One audio VAE run: what data, which transform and layout, which VAE, how to train.
+
+    Attributes:
+        name: prefix of the run folder (``<name>-<hash>-<time>``).
+        model: "frame" (one spectrum frame per example, MLP) or "note" (one whole note per
+            example, 2-D convolutions); see :mod:`helpers.models.audio`.
+        transform: the audio transform (:class:`STFTConfig` or :class:`NSGTConfig`), including
+            its magnitude compression and normalisation.
+        vae: the VAE (:class:`VAEConfig`); ``x_shape`` is set by :meth:`resolve` from the
+            transform and the layout.
+        trainer: the :class:`TrainerConfig`.
+        warmup_epochs: KL warm-up from beta = 0 to ``vae.beta`` over this many epochs (0: none).
+            A few epochs let the decoder use the latent code before the KL term pulls it to
+            the prior (Bowman et al., 2016).
+        time_budget_min: stop before an epoch that would end after this many minutes
+            (:class:`TimeBudget`); None: train ``trainer.n_epochs`` epochs. Keeps the default
+            notebook run inside its time on a slow machine.
+        data_root: a SOL-style tree; None: the rendered instrument set (fetched when missing).
+        val_fraction: share of every training instrument's notes held out for evaluation.
+            10%, stratified by instrument (:func:`helpers.data.splits.note_splits`).
+        split_seed: seed of that split.
+        instruments: keep only these instruments (empty: all).
+        dynamics: keep only these dynamics (empty: all).
+        max_per_instrument: keep that many notes per instrument, spread over the pitch range
+            (None: all); for quick runs.
+        n_samples: length every note is padded or trimmed to (1 s at 22050 Hz).
+        frame_stride: frame model: train on every ``frame_stride``-th frame of every note.
+            Neighbouring frames of a held note are nearly equal; striding cuts the epoch time
+            by that factor for little loss.
+        time_pool: note model: frames averaged into one before the network (and linearly
+            interpolated back after it). The notes' envelopes are slow; pooling to ~20 frames
+            per note makes the 2-D network affordable on a CPU.
+        tensorboard: log scalars to ``<run>/tensorboard``.
+    """
+
+    name: str = "audio-vae"
+    model: str = "frame"
+    transform: TransformConfig = field(default_factory=STFTConfig)
+    vae: VAEConfig = field(default_factory=lambda: VAEConfig(likelihood="gaussian", scale="per_feature"))
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    warmup_epochs: float = 0.0
+    time_budget_min: float | None = None
+    data_root: str | None = None
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    instruments: tuple[str, ...] = ()
+    dynamics: tuple[str, ...] = ()
+    max_per_instrument: int | None = None
+    n_samples: int = 22050
+    frame_stride: int = 1
+    time_pool: int = 1
+    tensorboard: bool = False
+
+    def __post_init__(self):
+        if self.model not in MODEL_KINDS:
+            raise ValueError(f"model={self.model!r}: expected one of {MODEL_KINDS}")
+        if isinstance(self.transform, dict):
+            self.transform = transform_config_from_dict(self.transform)
+        if isinstance(self.vae, dict):
+            self.vae = VAEConfig.from_dict(self.vae)
+        if isinstance(self.trainer, dict):
+            self.trainer = TrainerConfig.from_dict(self.trainer)
+        self.instruments, self.dynamics = tuple(self.instruments), tuple(self.dynamics)
+        if self.frame_stride < 1 or self.time_pool < 1:
+            raise ValueError("frame_stride and time_pool must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d.update(transform=self.transform.to_dict(), vae=self.vae.to_dict(), trainer=self.trainer.to_dict())
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AudioExperimentConfig":
+        d = dict(d)
+        nested = {k: d.pop(k) for k in ("transform", "vae", "trainer") if k in d}
+        config = super().from_dict(d)
+        if "transform" in nested:
+            config.transform = transform_config_from_dict(nested["transform"])
+        if "vae" in nested:
+            config.vae = VAEConfig.from_dict(nested["vae"])
+        if "trainer" in nested:
+            config.trainer = TrainerConfig.from_dict(nested["trainer"])
+        return config
+
+    def x_shape(self) -> tuple[int, ...]:
+        """Shape of one VAE example for this transform and layout."""
+        n_freq, n_frames = build_transform(self.transform).output_shape(self.n_samples)
+        return (n_freq,) if self.model == "frame" else (1, n_freq, -(-n_frames // self.time_pool))
+
+    def resolve(self) -> "AudioExperimentConfig":
+        """A copy whose ``vae.x_shape`` matches the data (and whose ``trainer.name`` is ``name``)."""
+        return dataclasses.replace(self, vae=self.vae.replace(x_shape=self.x_shape()),
+                                   trainer=self.trainer.replace(name=self.name))
+
+    def reuse_key(self) -> dict[str, Any]:
+        """The resolved config without the fields that do not change the trained model."""
+        d = self.resolve().to_dict()
+        for k in COSMETIC_TRAINER_FIELDS:
+            d["trainer"].pop(k, None)
+        d.pop("tensorboard", None)
+        return d
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class AudioData:
+    """The notes of an experiment in model space.
+
+    ``labels``: one row per note with a ``part`` column ("train", "val", "unseen");
+    ``x[part]``: scaled ``[N, F, T']`` (every ``frame_stride``-th frame, or frames pooled by
+    ``time_pool``); ``transform``: with the scaling fitted on the "train" part only.
+    """
+
+    config: AudioExperimentConfig
+    labels: pd.DataFrame
+    transform: AudioTransform
+    x: dict[str, torch.Tensor]
+    n_frames: int
+    chunk: int = 128
+
+    def part(self, name: str) -> pd.DataFrame:
+        """Labels of one part, in the row order of ``x[name]``."""
+        return self.labels[self.labels["part"] == name].reset_index(drop=True)
+
+    def examples(self, name: str) -> torch.Tensor:
+        """What the VAE trains on: frames ``[N * T', F]`` or notes ``[N, 1, F, T']``."""
+        x = self.x[name]
+        return frames(x) if self.config.model == "frame" else notes(x)
+
+    def magnitudes(self, name: str, rows: list[int] | np.ndarray | None = None) -> torch.Tensor:
+        """Full-resolution magnitudes ``[n, F, T]`` of a part (or of some of its rows), from the
+        spectra cache (the chunks written when the data was prepared)."""
+        paths = self.part(name)["path"].tolist()
+        wanted = np.arange(len(paths)) if rows is None else np.asarray(rows, dtype=np.int64)
+        out = {}
+        for chunk in iter_spectra_lazy(paths, self.transform, self.chunk, wanted, self.config.n_samples):
+            out.update(chunk)
+        if not len(wanted):
+            return torch.zeros(0, *self.transform.output_shape(self.config.n_samples))
+        return torch.stack([out[int(i)] for i in wanted])
+
+    def waves(self, name: str, rows) -> torch.Tensor:
+        """The notes' waveforms ``[n, n_samples]`` (mono, at the transform's rate)."""
+        from helpers.audio.cache import load_audio
+
+        paths = self.part(name)["path"].tolist()
+        return torch.from_numpy(np.stack([load_audio(paths[int(i)], self.transform.sample_rate,
+                                                     self.config.n_samples) for i in rows]))
+
+
+def iter_spectra_lazy(paths: list[str], transform: AudioTransform, chunk: int, wanted: np.ndarray,
+                      n_samples: int | None = None):
+    """Per chunk of ``paths``: ``{row: magnitude}`` of the wanted rows; chunks with no wanted row
+    are skipped without reading them."""
+    wanted_set = set(int(i) for i in wanted)
+    for start in range(0, len(paths), chunk):
+        rows = [i for i in range(start, min(start + chunk, len(paths))) if i in wanted_set]
+        if not rows:
+            yield {}
+            continue
+        magnitude = next(iter_spectra(paths[start:start + chunk], transform, chunk=chunk, n_samples=n_samples))
+        yield {i: magnitude[i - start] for i in rows}
+
+
+def prepare_audio_data(config: AudioExperimentConfig, progress: bool = True, chunk: int = 128) -> AudioData:
+    """Read (through the spectra cache), split, scale and lay out the notes of ``config``.
+
+    The split is :func:`helpers.data.splits.note_splits` (a stratified 10% of every training
+    instrument held out; the unseen instruments apart); the transform's scaling is fitted on
+    the training part only.
+    """
+    from helpers.data.splits import note_splits, note_table
+
+    root = config.data_root
+    if root is None:
+        from helpers.data.instruments import fetch_instruments
+
+        root = fetch_instruments(progress=progress)
+    table = note_table(root, instruments=config.instruments or None, dynamics=config.dynamics or None,
+                       max_per_instrument=config.max_per_instrument)
+    parts = note_splits(table, config.val_fraction, config.split_seed)
+    table["part"] = ""
+    for name, rows in parts.items():
+        table.loc[rows, "part"] = name
+    order = [table[table["part"] == name] for name in ("train", "val", "unseen")]
+    table = pd.concat(order).reset_index(drop=True)
+
+    transform = build_transform(config.transform)
+    train_paths = table.loc[table["part"] == "train", "path"].tolist()
+    transform.fit_scaling(iter_spectra(train_paths, transform, chunk=chunk, n_samples=config.n_samples,
+                                       progress=progress))
+    if config.model == "frame":
+        def reduce(m):
+            return transform.scale(m[..., ::config.frame_stride])
+    else:
+        def reduce(m):
+            return to_model_space(transform, m, config.time_pool)
+    x = {}
+    for name in ("train", "val", "unseen"):
+        paths = table.loc[table["part"] == name, "path"].tolist()
+        x[name] = load_spectra(paths, transform, reduce, chunk=chunk, n_samples=config.n_samples) if paths \
+            else torch.zeros(0, *transform.output_shape(config.n_samples))
+    n_frames = transform.output_shape(config.n_samples)[1]
+    return AudioData(config, table, transform, x, n_frames, chunk)
+
+
+def data_key(config: AudioExperimentConfig) -> dict:
+    """The config fields that :func:`prepare_audio_data` depends on."""
+    d = config.to_dict()
+    keep = ("model", "transform", "data_root", "val_fraction", "split_seed", "instruments", "dynamics",
+            "max_per_instrument", "n_samples", "frame_stride", "time_pool")
+    return {k: d[k] for k in keep}
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@dataclass
+class AudioRun:
+    """A trained (or reloaded) audio VAE and where it lives."""
+
+    config: AudioExperimentConfig
+    model: AudioVAE
+    run_dir: Path
+    history: list[dict]
+    train_seconds: float
+    epochs: int
+    reused: bool
+
+    @property
+    def transform(self) -> AudioTransform:
+        return self.model.transform
+
+    @property
+    def vae(self):
+        return self.model.vae
+
+    def summary(self) -> dict:
+        """One line of a results table: layout, transform, likelihood, epochs, time, last losses."""
+        last = self.history[-1] if self.history else {}
+        return {"model": self.config.model, "transform": self.config.transform.kind,
+                "likelihood": f"{self.config.vae.likelihood}/{self.config.vae.scale}",
+                "z_dim": self.config.vae.z_dim, "epochs": self.epochs,
+                "train_s": round(self.train_seconds, 1),
+                "val_loss": last.get("val_loss"), "val_rec": last.get("val_rec"), "val_kl": last.get("val_kl"),
+                "run": self.run_dir.name}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def find_run(config: AudioExperimentConfig, run_root: str | Path | None = None,
+             finished: bool = True) -> Path | None:
+    """The newest run folder of ``config`` (same :meth:`~AudioExperimentConfig.reuse_key`) that
+    finished training (``finished=True``) or that has a checkpoint to resume from."""
+    key = config.reuse_key()
+    base = runs_root(run_root)
+    if not base.is_dir():
+        return None
+    found = []
+    for d in base.glob(f"{config.name}-{config_hash(key)}-*"):
+        saved = _read_json(d / EXPERIMENT_FILE)
+        if saved is None or saved.get("key") != key:
+            continue
+        done = (d / DONE_FILE).is_file()
+        if (finished and done) or (not finished and not done and (d / "checkpoints" / "last.pt").is_file()):
+            found.append(d)
+    return max(found, key=lambda d: d.stat().st_mtime, default=None)
+
+
+def load_audio_run(run_dir: str | Path, device: str | torch.device = "cpu") -> AudioRun:
+    """Rebuild the :class:`AudioRun` saved in ``run_dir`` (model from ``checkpoints/last.pt``)."""
+    run_dir = Path(run_dir)
+    saved = _read_json(run_dir / EXPERIMENT_FILE)
+    done = _read_json(run_dir / DONE_FILE) or {}
+    if saved is None:
+        raise FileNotFoundError(f"{run_dir / EXPERIMENT_FILE} is missing: not an audio VAE run")
+    config = AudioExperimentConfig.from_dict(saved["config"])
+    ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    vae = build_model(ckpt["config"]["model"])
+    vae.load_state_dict(ckpt["model_state"])
+    vae.to(device).eval()
+    transform = build_transform(config.transform, torch.load(run_dir / TRANSFORM_FILE, weights_only=True))
+    model = AudioVAE(vae, transform, config.model, config.n_samples, config.time_pool)
+    return AudioRun(config, model, run_dir, list(ckpt.get("metrics", [])), float(done.get("train_seconds", 0.0)),
+                    int(ckpt.get("epoch", 0)), reused=True)
+
+
+def train_audio_vae(config: AudioExperimentConfig, run_root: str | Path | None = None, reuse: bool = True,
+                    data: AudioData | None = None, progress: bool | None = None) -> AudioRun:
+    """Train the audio VAE of ``config``, or load the finished run of the same config.
+
+    Args:
+        config: the experiment (resolved here: ``vae.x_shape`` follows the data).
+        run_root: folder of run folders; default ``$NOVELTY_RUNS_DIR`` or ``./runs``.
+        reuse: load a finished run of the same config instead of training (and resume an
+            interrupted one from its last checkpoint); False always trains a new run.
+        data: prepared notes (:func:`prepare_audio_data`) to share between runs that read the
+            same data; must match the config's data fields.
+        progress: progress bars (default: the trainer config's ``progress``).
+    """
+    config = config.resolve()
+    if progress is not None:
+        config = dataclasses.replace(config, trainer=config.trainer.replace(progress=progress))
+    key = config.reuse_key()
+    if reuse:
+        done = find_run(config, run_root)
+        if done is not None:
+            return load_audio_run(done)
+    if data is None:
+        data = prepare_audio_data(config, progress=config.trainer.progress)
+    elif data_key(data.config) != data_key(config):
+        raise ValueError("the prepared data were made for other data options than this config's")
+    resume_dir = find_run(config, run_root, finished=False) if reuse else None
+    run_dir = resume_dir or new_run_dir(config.name, key, run_root)
+    save_json({"config": config.to_dict(), "key": key}, run_dir / EXPERIMENT_FILE)
+    torch.save(data.transform.state_dict(), run_dir / TRANSFORM_FILE)
+
+    vae = build_model(config.vae)
+    callbacks = []
+    if config.warmup_epochs > 0:
+        callbacks.append(BetaWarmup(n_epochs=config.warmup_epochs))
+    if config.time_budget_min is not None:
+        callbacks.append(TimeBudget(config.time_budget_min))
+    if config.tensorboard:
+        callbacks.append(TensorBoardLogger(every_n_steps=0))
+    trainer = Trainer(vae, config.trainer, callbacks, run_dir=run_dir,
+                      extra_config={"audio_experiment": config.to_dict()})
+    previous = 0.0
+    if resume_dir is not None:
+        restored = load_checkpoint(resume_dir / "checkpoints" / "last.pt").get("metrics", [])
+        previous = sum(float(h.get("time_s", 0.0)) for h in restored)
+    start = time.perf_counter()
+    history = trainer.fit(data.examples("train"), data.examples("val") if len(data.x["val"]) else None,
+                          resume=resume_dir is not None)
+    seconds = time.perf_counter() - start
+    if trainer.epoch < config.trainer.n_epochs:  # stopped by the time budget: keep its last state
+        trainer.save_checkpoint()
+    save_json({"train_seconds": seconds + previous, "epochs": trainer.epoch,
+               "stopped_early": trainer.epoch < config.trainer.n_epochs,
+               "last": history[-1] if history else {}}, run_dir / DONE_FILE)
+    vae.to("cpu").eval()
+    model = AudioVAE(vae, data.transform, config.model, config.n_samples, config.time_pool)
+    return AudioRun(config, model, run_dir, history, seconds + previous, trainer.epoch, reused=False)
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def audio_preset(model: str = "frame", transform: str = "stft", likelihood: str = "laplace",
+                 scale: str = "per_feature", smoke: bool = False, **changes) -> AudioExperimentConfig:
+    """The set-ups of notebook 03 and ``benchmarks/audio_vae.py``, sized for a 2-core CPU.
+
+    ``smoke=True``: 2 notes per instrument, one epoch, tiny networks (seconds). ``changes``
+    override top-level fields of the config.
+    """
+    if transform == "stft":
+        tcfg: TransformConfig = STFTConfig(scale="db", db_floor=-50.0)
+    elif transform == "nsgt":
+        tcfg = NSGTConfig(scale="db", db_floor=-75.0)
+    else:
+        raise ValueError(f"transform={transform!r}: expected 'stft' or 'nsgt'")
+    if model == "frame":
+        vae = VAEConfig(z_dim=16, architecture="mlp", hidden=(512, 256), likelihood=likelihood, scale=scale)
+        trainer = TrainerConfig(n_epochs=30, batch_size=256, lr=1e-3, lr_schedule="exponential", lr_final=2e-4,
+                                progress=False)
+        extra = dict(frame_stride=3 if transform == "stft" else 12, warmup_epochs=3, time_budget_min=1.0)
+    elif model == "note":
+        vae = VAEConfig(z_dim=32, architecture="conv", conv_channels=(16, 32, 64, 64), conv_hidden=256,
+                        likelihood=likelihood, scale=scale)
+        trainer = TrainerConfig(n_epochs=60, batch_size=16, lr=1e-3, lr_schedule="exponential", lr_final=2e-4,
+                                progress=False)
+        extra = dict(time_pool=4 if transform == "stft" else 25, warmup_epochs=5, time_budget_min=2.5)
+    else:
+        raise ValueError(f"model={model!r}: expected one of {MODEL_KINDS}")
+    config = AudioExperimentConfig(name=f"audio-{model}-{transform}-{likelihood}", model=model, transform=tcfg,
+                                   vae=vae, trainer=trainer, **extra)
+    if smoke:
+        small = dict(hidden=(64,)) if model == "frame" else dict(conv_channels=(4, 8, 8, 8), conv_hidden=32)
+        config = dataclasses.replace(config, name=config.name + "-smoke", vae=config.vae.replace(z_dim=8, **small),
+                                     trainer=config.trainer.replace(n_epochs=1), max_per_instrument=2,
+                                     warmup_epochs=0.0, time_budget_min=None)
+    return dataclasses.replace(config, **changes) if changes else config

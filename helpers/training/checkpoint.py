@@ -1,0 +1,84 @@
+"""Plain checkpoints: one dict of tensors and JSON-like values, written atomically, read with
+``weights_only=True``; the model is rebuilt from its config, never unpickled.
+
+Layout of a checkpoint dict::
+
+    {"format": 1, "model_state", "optimizer_state", "scheduler_state",
+     "config": {"model": {...}, "trainer": {...}, "extra": {...}},
+     "epoch", "global_step", "metrics": [per-epoch dicts], "best_val",
+     "versions": {...}, "rng": {...}, "callbacks": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = 1
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the libraries that shape a checkpoint."""
+    import numpy
+
+    import helpers
+
+    return {"python": sys.version.split()[0], "torch": str(torch.__version__), "numpy": str(numpy.__version__),
+            "helpers": str(helpers.__version__), "platform": platform.platform()}
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, fsync, then ``os.replace`` it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Atomically save a checkpoint dict (an interruption never leaves a half-written file)."""
+    path = Path(path)
+    _atomic_write(path, lambda f: torch.save(state, f))
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> dict[str, Any]:
+    """Load a checkpoint dict with ``weights_only=True`` (no code is unpickled)."""
+    return torch.load(Path(path), map_location=map_location, weights_only=True)
+
+
+def save_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Atomically write ``obj`` as indented JSON."""
+    path = Path(path)
+    text = json.dumps(obj, indent=2, sort_keys=False, default=str).encode()
+    _atomic_write(path, lambda f: f.write(text))
+    return path
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> torch.nn.Module:
+    """Rebuild a model from a checkpoint's config and load its weights; returned in eval mode."""
+    from helpers.models import build_model
+
+    ckpt = load_checkpoint(path)
+    model_config = ckpt.get("config", {}).get("model")
+    if model_config is None:
+        raise ValueError(f"{path} holds no model config: it cannot be rebuilt without the code that made it")
+    model = build_model(model_config)
+    model.load_state_dict(ckpt["model_state"])
+    if device is not None:
+        model.to(device)
+    return model.eval()

@@ -1,0 +1,201 @@
+"""The VAE core: shapes over a grid of configs, the KL and the likelihoods against torch.distributions,
+config round-trips and rebuilding from a config dict."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch import distributions as D
+
+from helpers.models import (
+    VAE,
+    AutoregressiveBernoulli,
+    Bernoulli,
+    Gaussian,
+    Laplace,
+    VAEConfig,
+    build_model,
+    gaussian_kl,
+    log_normal_diag,
+    log_normal_standard,
+)
+
+LIKELIHOODS = [("bernoulli", "fixed"), ("bernoulli_ar", "fixed"), ("gaussian", "fixed"), ("gaussian", "learned"),
+               ("gaussian", "per_feature"), ("laplace", "fixed"), ("laplace", "learned")]
+SHAPES = {"mlp": [(28, 28), (24,), (1, 12, 10)], "conv": [(28, 28), (1, 12, 10), (2, 9, 16)]}
+CASES = [(arch, shape, lik, scale) for arch, shapes in SHAPES.items() for shape in shapes
+         for lik, scale in LIKELIHOODS]
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids thread-pool stalls on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+def small_config(**kw):
+    base = dict(z_dim=3, hidden=(16,), conv_channels=(4, 8), conv_hidden=16)
+    base.update(kw)
+    return VAEConfig(**base)
+
+
+@pytest.mark.parametrize("arch,shape,lik,scale", CASES)
+def test_shapes_over_configs(arch, shape, lik, scale):
+    torch.manual_seed(0)
+    model = build_model(small_config(architecture=arch, x_shape=shape, likelihood=lik, scale=scale))
+    x = torch.rand(5, *shape)
+    out = model(x)
+    assert out["loss"].shape == ()
+    for key in ("elbo", "rec", "kl"):
+        assert out[key].shape == (5,) and torch.isfinite(out[key]).all()
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (5, 3)
+    n_params = 2 if scale == "learned" and lik != "bernoulli" else 1
+    assert model.decode(mu).shape == (5, n_params, *shape)
+    assert model.reconstruct(x).shape == (5, *shape)
+    assert model.sample(4).shape == (4, *shape)
+    assert model.sample(4, mean=False).shape == (4, *shape)
+    out["loss"].backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_conv_with_residual_blocks_and_mnist_defaults():
+    model = build_model(VAEConfig(architecture="conv", n_res_blocks=1, conv_channels=(8, 16), conv_hidden=32))
+    assert model(torch.rand(2, 28, 28))["elbo"].shape == (2,)
+    mlp = build_model(VAEConfig())  # 784-400-20 of pytorch/examples
+    sizes = [m.weight.shape for m in mlp.encoder.modules() if isinstance(m, torch.nn.Linear)]
+    assert sizes == [(400, 784), (40, 400)]
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    torch.manual_seed(1)
+    mu, logvar = torch.randn(7, 5) * 2, torch.randn(7, 5)
+    q = D.Normal(mu, torch.exp(0.5 * logvar))
+    p = D.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    expected = D.kl_divergence(q, p).sum(-1)
+    torch.testing.assert_close(gaussian_kl(mu, logvar), expected, rtol=1e-5, atol=1e-5)
+    assert torch.all(gaussian_kl(torch.zeros(3, 4), torch.zeros(3, 4)) == 0)
+
+
+def test_log_normal_densities_match_torch():
+    torch.manual_seed(2)
+    z, mu, logvar = torch.randn(6, 4), torch.randn(6, 4), torch.randn(6, 4)
+    torch.testing.assert_close(log_normal_standard(z), D.Normal(0.0, 1.0).log_prob(z).sum(-1))
+    torch.testing.assert_close(log_normal_diag(z, mu, logvar),
+                               D.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1))
+
+
+def test_likelihoods_match_torch_distributions():
+    torch.manual_seed(3)
+    shape = (4, 3, 5)
+    loc, raw_scale = torch.randn(*shape), torch.randn(*shape) * 0.5
+    x_cont, x_bin = torch.randn(*shape), torch.bernoulli(torch.full(shape, 0.3))
+    params1, params2 = loc.unsqueeze(1), torch.stack([loc, raw_scale], 1)
+    torch.testing.assert_close(Bernoulli().log_prob(params1, x_bin),
+                               D.Bernoulli(logits=loc).log_prob(x_bin).sum((1, 2)))
+    for cls, ref in ((Gaussian, D.Normal), (Laplace, D.Laplace)):
+        fixed = cls((3, 5), scale="fixed", init_scale=0.7)
+        torch.testing.assert_close(fixed.log_prob(params1, x_cont), ref(loc, 0.7).log_prob(x_cont).sum((1, 2)))
+        learned = cls((3, 5), scale="learned", min_log_scale=-30.0)  # floor far away: s is used as is
+        torch.testing.assert_close(learned.log_prob(params2, x_cont),
+                                   ref(loc, raw_scale.exp()).log_prob(x_cont).sum((1, 2)), rtol=1e-4, atol=1e-4)
+        per_feature = cls((3, 5), scale="per_feature", init_scale=2.0)
+        assert per_feature.log_scale_param.shape == (3, 5)
+        torch.testing.assert_close(per_feature.log_prob(params1, x_cont),
+                                   ref(loc, 2.0).log_prob(x_cont).sum((1, 2)), rtol=1e-4, atol=1e-4)
+
+
+def test_bernoulli_is_stable_for_extreme_logits():
+    logits = torch.tensor([[-200.0, 200.0, 0.0]]).unsqueeze(1)
+    x = torch.tensor([[1.0, 0.0, 1.0]])
+    lp = Bernoulli().log_prob(logits, x)
+    torch.testing.assert_close(lp, torch.tensor([-400.0 - math.log(2)]))
+
+
+def test_learned_scale_has_a_floor_and_samples_have_the_right_spread():
+    g = Gaussian((1000,), scale="learned", min_log_scale=-3.0)
+    params = torch.stack([torch.zeros(2, 1000), torch.full((2, 1000), -50.0)], 1)
+    assert torch.all(g.log_scale(params) >= -3.0)
+    gen = torch.Generator().manual_seed(0)
+    for dist, std in ((Gaussian((20000,), init_scale=0.5), 0.5), (Laplace((20000,), init_scale=0.5), 0.5 * math.sqrt(2))):
+        s = dist.sample(torch.zeros(1, 1, 20000), generator=gen)
+        assert abs(float(s.std()) - std) < 0.03 and abs(float(s.mean())) < 0.03
+    b = Bernoulli().sample(torch.zeros(3, 1, 50), generator=gen)
+    assert set(b.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_config_json_round_trip_and_rebuild():
+    config = VAEConfig(architecture="conv", x_shape=(1, 12, 10), hidden=(64, 32), conv_channels=(4, 8),
+                       likelihood="gaussian", scale="learned", beta=2.5)
+    d = json.loads(json.dumps(config.to_dict()))
+    again = VAEConfig.from_dict(d)
+    assert again == config and isinstance(again.x_shape, tuple) and isinstance(again.hidden, tuple)
+    assert VAEConfig.from_json(config.to_json()) == config
+    model = build_model(d)
+    assert isinstance(model, VAE) and model.beta == 2.5 and model.config == config
+    torch.manual_seed(0)
+    a = build_model(config)
+    b = build_model(config.to_dict())
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(3, 1, 12, 10)
+    torch.testing.assert_close(a.reconstruct(x), b.reconstruct(x))
+
+
+def test_config_rejects_unknown_fields_and_values():
+    with pytest.raises(ValueError, match="unknown field.*z_size"):
+        VAEConfig.from_dict({"z_size": 3})
+    with pytest.raises(ValueError, match="architecture"):
+        build_model(VAEConfig(architecture="transformer"))
+    with pytest.raises(ValueError, match="likelihood"):
+        build_model(VAEConfig(likelihood="poisson"))
+    with pytest.raises(ValueError, match="not registered"):
+        build_model({"model": "nope"})
+
+
+def ar_with_random_links(x_shape, seed=0):
+    dist = AutoregressiveBernoulli(x_shape)
+    with torch.no_grad():
+        dist.weight.copy_(torch.randn(dist.dim, dist.dim, generator=torch.Generator().manual_seed(seed)))
+    return dist
+
+
+def test_autoregressive_bernoulli_matches_a_pixel_by_pixel_loop():
+    dist = ar_with_random_links((2, 3))
+    h = torch.randn(4, 1, 2, 3)
+    x = torch.bernoulli(torch.full((4, 2, 3), 0.5))
+    xf, hf, a = x.reshape(4, 6), h.reshape(4, 6), dist.weight
+    expected = torch.zeros(4)
+    for i in range(6):
+        logit = hf[:, i] + (xf[:, :i] * a[i, :i]).sum(1)  # only the elements before i
+        expected += D.Bernoulli(logits=logit).log_prob(xf[:, i])
+    torch.testing.assert_close(dist.log_prob(h, x), expected, rtol=1e-5, atol=1e-5)
+    fresh = AutoregressiveBernoulli((2, 3))  # zero links: the plain Bernoulli
+    torch.testing.assert_close(fresh.log_prob(h, x), Bernoulli().log_prob(h, x))
+    torch.testing.assert_close(fresh.mean(h), torch.sigmoid(h[:, 0]))
+
+
+def test_autoregressive_bernoulli_is_causal_and_samples_its_conditionals():
+    dist = ar_with_random_links((5,), seed=1)
+    x = torch.rand(1, 5, requires_grad=True)
+    jac = torch.autograd.functional.jacobian(lambda v: dist.logits(torch.zeros(1, 1, 5), v)[0], x)[:, 0]
+    below = torch.ones(5, 5).tril(-1).bool()
+    assert torch.all(jac[~below] == 0) and torch.all(jac[below] != 0)  # logit i depends on x_<i only
+    two = AutoregressiveBernoulli((2,))
+    with torch.no_grad():
+        two.weight[1, 0] = 2.0
+    h = torch.tensor([0.3, -0.2]).view(1, 1, 2).expand(40000, 1, 2)
+    s = two.sample(h, generator=torch.Generator().manual_seed(0))
+    assert set(s.unique().tolist()) <= {0.0, 1.0}
+    p1 = float(s[:, 0].mean())
+    p2_given_1 = float(s[s[:, 0] == 1, 1].mean())
+    p2_given_0 = float(s[s[:, 0] == 0, 1].mean())
+    assert abs(p1 - torch.sigmoid(torch.tensor(0.3)).item()) < 0.01
+    assert abs(p2_given_1 - torch.sigmoid(torch.tensor(1.8)).item()) < 0.01
+    assert abs(p2_given_0 - torch.sigmoid(torch.tensor(-0.2)).item()) < 0.015
+    m = two.mean(h[:1])  # mean field: the second element sees the probability of the first
+    expected = torch.sigmoid(torch.tensor(-0.2 + 2.0 * torch.sigmoid(torch.tensor(0.3)).item()))
+    torch.testing.assert_close(m[0, 1], expected)
