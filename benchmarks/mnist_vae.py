@@ -142,6 +142,7 @@ def make_reference(root: Path, n_train: int | None, device: torch.device):
 
 
 def _stats(times: list[float]) -> dict:
+    """Per-epoch times, with median and min over the epochs after the first."""
     measured = times[1:] if len(times) > 1 else times  # the first epoch warms up
     return {"s_per_epoch": times, "median_s": statistics.median(measured), "min_s": min(measured)}
 
@@ -234,6 +235,7 @@ def nll(args, preset_name: str) -> dict:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options; ``--smoke`` shrinks everything to seconds."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--parts", nargs="+", choices=("speed", "nll"), default=["speed", "nll"])
     p.add_argument("--presets", nargs="+", choices=("default", "best"), default=["default"])
@@ -263,6 +265,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> dict:
+    """Run the asked parts, print their JSON and merge it into ``--out``."""
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

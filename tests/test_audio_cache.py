@@ -76,3 +76,11 @@ def test_lengths_rates_and_bad_files(wavs, tmp_path):
         cached_spectra([], t, tmp_path, progress=False)
     padded = load_audio(wavs[0], 8000, 5000)
     assert len(padded) == 5000 and np.all(padded[4000:] == 0)
+
+
+def test_nsgt_spectra_use_the_transform_length(wavs, tmp_path):
+    t = build_transform({"kind": "nsgt", "sample_rate": 8000, "n_samples": 4500, "fmin": 60.0,
+                         "fmax": 3000.0, "bins_per_octave": 12})
+    got = cached_spectra(wavs, t, tmp_path, progress=False)  # files of 4000 padded to 4500
+    assert got.magnitude.shape == (3,) + t.output_shape(4500)
+    assert cached_spectra(wavs, t, tmp_path, progress=False).hit

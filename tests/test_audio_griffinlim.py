@@ -17,6 +17,16 @@ SMALL = {
 }
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Griffin-Lim runs many small ops; on cores shared with other work two threads wait on
+    each other far longer than the ops take, so these tests use one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def notes():
     return harmonic_notes(2, n_samples=4000, sample_rate=8000, midi_range=(45, 75))

@@ -70,7 +70,8 @@ def test_config_round_trip_and_hash(kind):
     changed = dict(d, gl_n_iter=7)
     assert config_from_dict(changed).stable_hash() != t.config.stable_hash()
     # Griffin-Lim and scaling settings do not change the magnitudes, so not the analysis hash
-    assert config_from_dict(changed).stable_hash(analysis_only=True) == t.config.stable_hash(analysis_only=True)
+    assert (config_from_dict(changed).stable_hash(analysis_only=True)
+            == t.config.stable_hash(analysis_only=True))
     with pytest.raises(ValueError, match="unknown"):
         config_from_dict(dict(d, bogus=1))
 
@@ -123,7 +124,8 @@ def test_scaling_unfitted_and_constant_data():
     with pytest.raises(RuntimeError, match="fit_scaling"):
         t.scale(mag)
     scaler = MagnitudeScaler("log1p", normalize="global").fit(torch.zeros(2, 5, 7))
-    assert float(scaler.std) == pytest.approx(MagnitudeScaler.min_std)  # silence: std clamped, no division by 0
+    # silence: the std is clamped, no division by zero
+    assert float(scaler.std) == pytest.approx(MagnitudeScaler.min_std)
     assert torch.isfinite(scaler.forward(torch.zeros(1, 5, 7))).all()
     with pytest.raises(ValueError, match="non-finite"):
         MagnitudeScaler().fit(torch.full((1, 2, 2), float("nan")))
@@ -154,3 +156,12 @@ def test_silence_is_analysed_and_synthesised_to_silence(kind):
     for init in ("peaks", "zeros", "random"):
         y = t.synthesize(mag, n_iter=3, length=4000, init=init)
         assert torch.isfinite(y).all() and float(y.abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_synthesize_returns_the_configured_length(kind):
+    t = build_transform(dict(SMALL[kind], n_samples=4000))
+    y = t.synthesize(t.analyze(signals()), n_iter=2)
+    assert y.shape == (4, 4000)
+    with pytest.raises(ValueError, match="length"):
+        t.synthesize(t.analyze(signals()), n_iter=2, length=2500)

@@ -1,7 +1,7 @@
 """Audio transforms: STFT and constant-Q NSGT behind one interface, phase reconstruction,
 spectral metrics and a disk cache of dataset spectra.
 
-- :mod:`helpers.audio.transform`  :class:`AudioTransform`, config dataclasses, scaling, :func:`build_transform`
+- :mod:`helpers.audio.transform`  :class:`AudioTransform`, configs, scaling, :func:`build_transform`
 - :mod:`helpers.audio.stft`       :class:`STFTTransform` (torchaudio spectrogram, fast Griffin-Lim)
 - :mod:`helpers.audio.nsgt`       :class:`NSGTTransform` (constant-Q NSGT, phase-vocoder start)
 - :mod:`helpers.audio.nsgt_torch` :class:`TorchNSGT`, batched differentiable NSGT equal to the package

@@ -97,9 +97,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int, n_samples: int | None 
 def _signal_length(transform: AudioTransform, paths: Sequence, n_samples: int | None) -> int:
     if n_samples is not None:
         return int(n_samples)
-    fixed = getattr(transform.config, "n_samples", None)
-    if fixed is not None:
-        return int(fixed)
+    if "n_samples" in transform.config.analysis_fields:  # a transform built for one length
+        return int(transform.config.n_samples)
     return int(sf.info(str(paths[0])).frames)
 
 
@@ -110,8 +109,8 @@ def cached_spectra(paths: Sequence[str | os.PathLike], transform: AudioTransform
     """Magnitudes of every file (``(n_files, freq, time)`` float32), from the cache or computed.
 
     ``n_samples``: length every file is padded/trimmed to (default: the transform's
-    ``n_samples`` if it has one, else the first file's length). Analysis runs in batches of
-    ``batch_size`` on ``device``; the stored tensor is on the CPU.
+    ``n_samples`` if its analysis depends on it (NSGT), else the first file's length).
+    Analysis runs in batches of ``batch_size`` on ``device``; the stored tensor is on the CPU.
     """
     paths = [Path(p) for p in paths]
     if not paths:

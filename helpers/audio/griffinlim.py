@@ -86,33 +86,30 @@ def peak_frequencies(magnitude: torch.Tensor, bin_frequencies: torch.Tensor,
     (linear for an STFT, geometric for a constant-Q transform). Returns ``(..., freq, time)``.
     """
     lead, (n_freq, n_time) = magnitude.shape[:-2], magnitude.shape[-2:]
-    mag = magnitude.reshape(-1, n_freq, n_time)
-    freqs = torch.as_tensor(bin_frequencies, dtype=mag.dtype, device=mag.device).view(1, n_freq, 1)
-    log_mag = torch.log(mag.clamp_min(torch.finfo(mag.dtype).tiny))
-    left = torch.cat((log_mag[:, :1], log_mag[:, :-1]), dim=1)
-    right = torch.cat((log_mag[:, 1:], log_mag[:, -1:]), dim=1)
-    floor = log_mag.amax(dim=1, keepdim=True) + floor_db / 20 * math.log(10)
+    # work along the last (contiguous) axis: frames x frequencies
+    log_mag = torch.log(magnitude.reshape(-1, n_freq, n_time).transpose(1, 2)
+                        .clamp_min(torch.finfo(magnitude.dtype).tiny)).contiguous()
+    freqs = torch.as_tensor(bin_frequencies, dtype=log_mag.dtype, device=log_mag.device)
+    left = torch.cat((log_mag[..., :1], log_mag[..., :-1]), dim=-1)
+    right = torch.cat((log_mag[..., 1:], log_mag[..., -1:]), dim=-1)
+    floor = log_mag.amax(dim=-1, keepdim=True) + floor_db / 20 * math.log(10)
     is_peak = (log_mag > left) & (log_mag >= right) & (log_mag > floor)
-    is_peak[:, 0] = False
-    is_peak[:, -1] = False
-    curvature = left - 2 * log_mag + right
-    safe = torch.where(curvature < 0, curvature, -torch.ones_like(curvature))
-    delta = torch.where(curvature < 0, 0.5 * (left - right) / safe,
-                        torch.zeros_like(curvature)).clamp(-0.5, 0.5)
-    up = torch.cat((freqs[:, 1:], freqs[:, -1:]), dim=1)
-    down = torch.cat((freqs[:, :1], freqs[:, :-1]), dim=1)
-    peak_freq = freqs + torch.where(delta > 0, delta * (up - freqs), delta * (freqs - down))
+    is_peak[..., 0] = False
+    is_peak[..., -1] = False
+    curvature = (left + right - 2 * log_mag).clamp_max(-1e-12)
+    delta = (0.5 * (left - right) / curvature).clamp(-0.5, 0.5)
+    step_up = torch.cat((freqs[1:] - freqs[:-1], freqs[-1:] - freqs[-2:-1]))
+    step_down = torch.cat((freqs[1:2] - freqs[:1], freqs[1:] - freqs[:-1]))
+    peak_freq = freqs + delta * torch.where(delta > 0, step_up, step_down)
     # index of the nearest peak along frequency (ties go to the lower one)
-    index = torch.arange(n_freq, device=mag.device, dtype=mag.dtype).view(1, n_freq, 1).expand_as(mag)
-    big = float(4 * n_freq)
-    below = torch.cummax(torch.where(is_peak, index, torch.full_like(index, -big)), dim=1).values
-    above = torch.where(is_peak, index, torch.full_like(index, big))
-    above = torch.flip(torch.cummin(torch.flip(above, (1,)), dim=1).values, (1,))
+    index = torch.arange(n_freq, device=log_mag.device).expand_as(log_mag)
+    below = torch.cummax(torch.where(is_peak, index, -2 * n_freq), dim=-1).values
+    above = torch.where(is_peak, index, 3 * n_freq).flip(-1).cummin(dim=-1).values.flip(-1)
     nearest = torch.where(index - below <= above - index, below, above)
     found = (nearest >= 0) & (nearest < n_freq)
-    nearest = torch.where(found, nearest, index).long()
-    estimate = torch.where(found, torch.gather(peak_freq, 1, nearest), freqs.expand_as(mag))
-    return estimate.reshape(lead + (n_freq, n_time))
+    estimate = torch.where(found, torch.gather(peak_freq, -1, nearest.clamp(0, n_freq - 1)),
+                           freqs.expand_as(log_mag))
+    return estimate.transpose(1, 2).reshape(lead + (n_freq, n_time))
 
 
 def phase_from_frequency(frequency_offset: torch.Tensor, hop: float) -> torch.Tensor:

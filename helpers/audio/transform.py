@@ -142,6 +142,9 @@ class STFTConfig(TransformConfig):
     window: str = "hann"
     #: Centre frames on their time stamps (torch.stft convention).
     center: bool = True
+    #: Length ``synthesize`` returns by default when it fits the number of frames (1-s
+    #: notes); otherwise ``(frames - 1) * hop_length``. Does not change the analysis.
+    n_samples: int = 22050
 
     def validate(self) -> None:
         super().validate()
@@ -153,6 +156,8 @@ class STFTConfig(TransformConfig):
             raise ValueError(f"win_length must be in (0, n_fft], got {self.win_length}")
         if self.window not in ("hann", "hamming"):
             raise ValueError(f"window must be 'hann' or 'hamming', got {self.window!r}")
+        if self.n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
 
 
 @dataclass

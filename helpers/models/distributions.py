@@ -103,6 +103,7 @@ class AutoregressiveBernoulli(OutputDistribution):
 
     @torch.no_grad()
     def _sequential(self, params: torch.Tensor, sample: bool, generator: torch.Generator | None) -> torch.Tensor:
+        """Element by element in raster order: Bernoulli draws (``sample``) or mean-field probabilities."""
         b = params.shape[0]
         acc = params[:, 0].reshape(b, self.dim).float().clone()
         w_t = self.masked_weight().float().T.contiguous()  # row j: how x_j moves the later logits

@@ -172,6 +172,8 @@ class TensorBoardLogger(Callback):
     def on_fit_begin(self, trainer) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
+        if self.log_dir is None and trainer.run_dir is None:
+            raise ValueError("TensorBoardLogger needs log_dir when the trainer has no run folder (run_dir=False)")
         log_dir = Path(self.log_dir) if self.log_dir is not None else trainer.run_dir / "tensorboard"
         # purge_step drops events written after the checkpoint we resume from
         self.writer = SummaryWriter(str(log_dir), purge_step=trainer.global_step or None)

@@ -249,6 +249,7 @@ class Trainer:
 
     @staticmethod
     def _means(sums: dict | None, count: int, prefix: str) -> dict[str, float]:
+        """Per-example means from the running sums, read back in one transfer."""
         if not sums:
             return {}
         values = torch.stack([v for v in sums.values()]).cpu().tolist()  # one sync
@@ -353,6 +354,7 @@ class Trainer:
 
     # -------------------------------------------------------------------------------- fit
     def _check_finite(self, value: torch.Tensor, where: str) -> None:
+        """Raise :class:`NonFiniteLossError` (naming the last good checkpoint) if ``value`` is NaN/inf."""
         if not bool(torch.isfinite(value)):
             last = self.last_checkpoint if not self._in_memory else None
             kept = (f"The last good checkpoint, {last} (epoch {self.epoch}), is intact; reload it with "
@@ -364,6 +366,7 @@ class Trainer:
                 f"gradient clipping (grad_clip) or a KL warm-up, and check the data for NaNs.")
 
     def _train_epoch(self, x_train: torch.Tensor) -> dict[str, float]:
+        """One pass over shuffled in-memory batches; loss terms summed on the device, read once."""
         cfg = self.config
         n, bs = len(x_train), cfg.batch_size
         perm = torch.randperm(n, generator=self._shuffle_gen).to(self.device, non_blocking=True)

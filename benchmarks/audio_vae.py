@@ -1,0 +1,153 @@
+"""Audio VAE benchmark: held-out reconstruction of every model x transform x output distribution,
+training times, and the latency of one slider update of the latent explorer.
+
+    python benchmarks/audio_vae.py                      # the notebook 03 set-ups (~15 minutes)
+    python benchmarks/audio_vae.py --smoke --out /tmp/x.json   # seconds: a toy note set, tiny models
+
+(a) For each layout ("frame", "note"), transform ("stft", "nsgt") and distribution ("gaussian",
+"laplace", per-bin learned scale) the preset of ``helpers.training.audio.audio_preset`` is
+trained on the training instruments (or its finished run is reused: same config, same folder
+under ``--run-root``), then scored on the held-out 10% of their notes
+(``helpers.evaluation.audio.evaluate_reconstructions``): spectral convergence and log-spectral
+distance of the decoded magnitudes, and of the sound after phase reconstruction
+(``--n-iter`` Griffin-Lim iterations) analysed again; plus the floors of the phase
+reconstruction alone (oracle) and of the note model's time pooling.
+
+(b) For each layout and transform, ``--updates`` slider updates of the explorer
+(``helpers.display.audio_explorer``) at random slider values: median and 95th percentile of
+decode + phase reconstruction of one second (the live setting), and of the whole update
+(with the PNG and WAV encoding).
+
+Prints the JSON and writes it to ``--out`` (default benchmarks/results/audio_vae.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from helpers.display.audio_explorer import audio_explorer
+from helpers.evaluation.audio import evaluate_reconstructions, summarize
+from helpers.latent.audio import data_codes
+from helpers.training.audio import audio_preset, prepare_audio_data, train_audio_vae
+
+RESULTS = Path(__file__).resolve().parent / "results" / "audio_vae.json"
+
+
+def machine() -> dict:
+    """CPU model, cores, threads, accelerator, library versions and the load at the start."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": str(torch.__version__), "python": platform.python_version(), "platform": platform.platform(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    if hasattr(os, "getloadavg"):
+        info["load_average_at_start"] = [round(v, 2) for v in os.getloadavg()]
+    return info
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def slider_latency(run, data, n_updates: int, seed: int = 0) -> dict:
+    """Median / p95 of ``n_updates`` explorer updates at random slider values (ms)."""
+    model = run.model
+    explorer = audio_explorer(model, codes=data_codes(model, data, "train", per_note=False))
+    g = torch.Generator().manual_seed(seed)
+    explorer.update(np.zeros(explorer.n_sliders, dtype=np.float32))  # warm-up (caches, allocator)
+    live, total = [], []
+    for _ in range(n_updates):
+        values = torch.randn(explorer.n_sliders, generator=g).clamp(-2, 2).numpy()
+        state = explorer.update(values)
+        live.append(1000 * (state.timings["decode"] + state.timings["audio"]))
+        total.append(1000 * state.seconds)
+    return {"live_n_iter": explorer.glue.live_n_iter, "updates": n_updates,
+            "decode_and_phase_ms_median": statistics.median(live), "decode_and_phase_ms_p95": percentile(live, 95),
+            "update_ms_median": statistics.median(total), "update_ms_p95": percentile(total, 95)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="frame,note")
+    parser.add_argument("--transforms", default="stft,nsgt")
+    parser.add_argument("--likelihoods", default="gaussian,laplace")
+    parser.add_argument("--n-iter", type=int, default=64, help="Griffin-Lim iterations of the evaluation")
+    parser.add_argument("--max-val", type=int, default=None, help="score at most this many held-out notes")
+    parser.add_argument("--updates", type=int, default=50, help="slider updates timed per model")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--run-root", default=None, help="run folders (default $NOVELTY_RUNS_DIR or ./runs)")
+    parser.add_argument("--no-reuse", action="store_true", help="train even when a finished run matches")
+    parser.add_argument("--smoke", action="store_true", help="tiny models on a toy note set (seconds)")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    tmp = None
+    overrides = {}
+    if args.smoke:
+        from helpers.data.toy import write_toy_note_set
+
+        tmp = tempfile.TemporaryDirectory()
+        root = write_toy_note_set(Path(tmp.name) / "notes", 22050, 22050, pitches=(60, 67), dynamics=("ff",))
+        os.environ.setdefault("NOVELTY_DATA_DIR", str(Path(tmp.name) / "data"))  # spectra cache
+        overrides = {"data_root": str(root)}
+        args.run_root = args.run_root or str(Path(tmp.name) / "runs")
+        args.n_iter, args.updates = min(args.n_iter, 4), min(args.updates, 5)
+
+    result = {"machine": machine(), "smoke": args.smoke, "n_iter_eval": args.n_iter, "runs": [], "latency": []}
+    start_all = time.perf_counter()
+    for model_kind in args.models.split(","):
+        for transform in args.transforms.split(","):
+            data = latency_run = None
+            for likelihood in args.likelihoods.split(","):
+                config = audio_preset(model_kind, transform, likelihood, smoke=args.smoke, **overrides)
+                if data is None:
+                    data = prepare_audio_data(config.resolve(), progress=False)
+                    magnitude = data.magnitudes("val")
+                    if args.max_val is not None:
+                        magnitude = magnitude[:args.max_val]
+                run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data,
+                                      progress=False)
+                t = time.perf_counter()
+                metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter))
+                row = {**run.summary(), "reused": run.reused, "n_val": len(magnitude),
+                       **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
+                result["runs"].append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                latency_run = latency_run or run  # the decoders of all distributions cost the same
+            lat = {"model": model_kind, "transform": transform,
+                   "likelihood": f"{latency_run.config.vae.likelihood}/{latency_run.config.vae.scale}",
+                   **slider_latency(latency_run, data, args.updates)}
+            result["latency"].append(lat)
+            print(json.dumps(lat), file=sys.stderr, flush=True)
+    result["total_s"] = round(time.perf_counter() - start_all, 1)
+    text = json.dumps(result, indent=2)
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

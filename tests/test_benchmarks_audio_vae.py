@@ -1,0 +1,32 @@
+"""benchmarks/audio_vae.py runs at smoke size and writes its JSON."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "audio_vae.py"
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_writes_json(tmp_path):
+    out = tmp_path / "audio_vae.json"
+    env = {**os.environ, "NOVELTY_DATA_DIR": str(tmp_path / "data"), "NOVELTY_RUNS_DIR": str(tmp_path / "runs")}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--threads", "1", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert json.loads(proc.stdout) == result
+    assert result["smoke"] and result["machine"]["cores"] >= 1
+    runs = {(r["model"], r["transform"], r["likelihood"]) for r in result["runs"]}
+    assert runs == {(m, t, f"{d}/per_feature") for m in ("frame", "note") for t in ("stft", "nsgt")
+                    for d in ("gaussian", "laplace")}
+    for row in result["runs"]:
+        for key in ("mag_sc", "mag_lsd", "audio_sc", "audio_lsd", "oracle_sc", "train_s"):
+            assert row[key] >= 0, (key, row)
+    assert len(result["latency"]) == 4
+    for lat in result["latency"]:
+        assert lat["decode_and_phase_ms_median"] > 0 and lat["update_ms_p95"] >= lat["update_ms_median"]

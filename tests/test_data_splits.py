@@ -1,0 +1,56 @@
+"""Stratified held-out split of the note set: deterministic, every instrument on both sides."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.data.splits import note_splits, stratified_split
+
+
+def _table(seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, n in (("Violin", 40), ("Flute", 23), ("Horn", 11), ("Oboe", 2)):
+        rows += [{"path": f"train/{name}/{name}-{i:03d}.wav", "split": "train", "instrument": name} for i in range(n)]
+    rows += [{"path": f"test/Harp/Harp-{i:03d}.wav", "split": "test", "instrument": "Harp"} for i in range(15)]
+    table = pd.DataFrame(rows)
+    return table.iloc[rng.permutation(len(table))].reset_index(drop=True)
+
+
+def test_every_instrument_on_both_sides_about_ten_percent():
+    table = _table()
+    parts = note_splits(table, val_fraction=0.1, seed=0)
+    assert set(parts) == {"train", "val", "unseen"}
+    all_rows = np.concatenate(list(parts.values()))
+    assert sorted(all_rows) == list(range(len(table)))  # a partition
+    for name, group in table[table.split == "train"].groupby("instrument"):
+        n_val = table.loc[parts["val"]].instrument.eq(name).sum()
+        n_train = table.loc[parts["train"]].instrument.eq(name).sum()
+        assert n_val >= 1 and n_train >= 1, name
+        assert n_val == max(1, round(0.1 * len(group))) or len(group) == 2
+    held = len(parts["val"]) / (table.split == "train").sum()
+    assert 0.08 < held < 0.14
+
+
+def test_unseen_instruments_never_in_train_or_val():
+    table = _table()
+    parts = note_splits(table)
+    assert set(table.loc[parts["unseen"], "instrument"]) == {"Harp"}
+    assert "Harp" not in set(table.loc[np.concatenate([parts["train"], parts["val"]]), "instrument"])
+
+
+def test_deterministic_and_independent_of_row_order():
+    a, b = _table(seed=0), _table(seed=1)  # same rows, shuffled differently
+    val_a = set(a.loc[note_splits(a, seed=3)["val"], "path"])
+    val_b = set(b.loc[note_splits(b, seed=3)["val"], "path"])
+    assert val_a == val_b
+    assert val_a == set(a.loc[note_splits(a, seed=3)["val"], "path"])
+    assert val_a != set(a.loc[note_splits(a, seed=4)["val"], "path"])
+
+
+def test_bad_fraction_and_singletons():
+    with pytest.raises(ValueError, match="fraction"):
+        stratified_split(["a", "b"], fraction=1.0)
+    kept, held = stratified_split(["a", "b", "b"], fraction=0.5)
+    assert list(held) == [1] or list(held) == [2]
+    assert 0 in kept  # a group of one stays on the training side

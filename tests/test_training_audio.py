@@ -1,0 +1,105 @@
+"""Audio VAE experiments: config round trip, model shapes over transforms, training, reuse."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from helpers.audio import NSGTConfig, STFTConfig
+from helpers.data.toy import write_toy_note_set
+from helpers.models import VAEConfig, build_model
+from helpers.training import TrainerConfig
+from helpers.training.audio import (AudioExperimentConfig, find_run, load_audio_run, prepare_audio_data,
+                                    train_audio_vae)
+
+SR, N = 8000, 4000
+TRANSFORMS = {"stft": STFTConfig(sample_rate=SR, n_fft=256, hop_length=64, scale="db", db_floor=-60.0),
+              "nsgt": NSGTConfig(sample_rate=SR, n_samples=N, fmin=100.0, fmax=3785.0, bins_per_octave=6,
+                                 scale="db", db_floor=-80.0)}
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory):
+    return str(write_toy_note_set(tmp_path_factory.mktemp("toy"), SR, N))
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOVELTY_DATA_DIR", str(tmp_path / "data"))  # the spectra cache goes there
+    monkeypatch.setenv("NOVELTY_RUNS_DIR", str(tmp_path / "runs"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny steps: one thread is fastest, and steady on a busy machine
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(root, model="frame", transform="stft", **changes):
+    vae = VAEConfig(z_dim=4, hidden=(32,), conv_channels=(4, 8), conv_hidden=16,
+                    architecture="mlp" if model == "frame" else "conv", likelihood="laplace", scale="per_feature",
+                    init_scale=0.3)
+    trainer = TrainerConfig(n_epochs=2, batch_size=32 if model == "frame" else 8, lr=3e-3, progress=False)
+    config = AudioExperimentConfig(name=f"tiny-{model}-{transform}", model=model, transform=TRANSFORMS[transform],
+                                   vae=vae, trainer=trainer, data_root=root, n_samples=N, val_fraction=0.2,
+                                   frame_stride=2, time_pool=4 if transform == "stft" else 24)
+    return dataclasses.replace(config, **changes)
+
+
+def test_config_json_round_trip(toy_root):
+    config = tiny_config(toy_root, "note", "nsgt", dynamics=("ff",))
+    back = AudioExperimentConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert back == config
+    assert isinstance(back.transform, NSGTConfig) and back.dynamics == ("ff",)
+    with pytest.raises(ValueError, match="model="):
+        AudioExperimentConfig(model="song")
+
+
+@pytest.mark.parametrize("transform", ["stft", "nsgt"])
+@pytest.mark.parametrize("model", ["frame", "note"])
+def test_shapes_of_both_models_over_transforms(toy_root, model, transform):
+    config = tiny_config(toy_root, model, transform).resolve()
+    data = prepare_audio_data(config, progress=False)
+    n_freq, n_frames = data.transform.output_shape(N)
+    assert data.n_frames == n_frames
+    x = data.examples("train")
+    n_train = int((data.labels.part == "train").sum())
+    if model == "frame":
+        assert config.vae.x_shape == (n_freq,)
+        assert x.shape == (n_train * -(-n_frames // 2), n_freq)
+    else:
+        assert config.vae.x_shape == (1, n_freq, -(-n_frames // config.time_pool))
+        assert x.shape == (n_train, *config.vae.x_shape)
+    vae = build_model(config.vae)
+    out = vae(x[:5])
+    assert out["rec"].shape == (5,) and torch.isfinite(out["loss"])
+    assert vae.decode(torch.zeros(3, 4)).shape == (3, vae.likelihood.n_params, *config.vae.x_shape)
+    # the scaling is fitted on the training part only
+    train_mag = data.magnitudes("train")
+    assert abs(float(data.transform.scale(train_mag).mean())) < 1e-3
+    assert set(data.labels.part) == {"train", "val", "unseen"}
+    assert set(data.part("unseen").instrument) == {"Harp"}
+
+
+def test_training_lowers_the_loss_and_reuses_the_checkpoint(toy_root, tmp_path):
+    config = tiny_config(toy_root, "frame", "stft", trainer=TrainerConfig(n_epochs=4, batch_size=32, lr=3e-3,
+                                                                         progress=False))
+    run = train_audio_vae(config)
+    losses = [h["train_loss"] for h in run.history]
+    assert not run.reused and run.epochs == 4 and losses[-1] < losses[0]
+    assert (run.run_dir / "done.json").is_file() and (run.run_dir / "transform.pt").is_file()
+
+    again = train_audio_vae(config)
+    assert again.reused and again.run_dir == run.run_dir
+    for a, b in zip(run.vae.state_dict().values(), again.vae.state_dict().values()):
+        assert torch.equal(a, b)
+    assert torch.equal(again.transform.state_dict()["mean"], run.transform.state_dict()["mean"])
+    # a cosmetic change (progress bar) still reuses; a change of the model trains anew
+    cosmetic = dataclasses.replace(config, trainer=config.trainer.replace(progress=True))
+    assert train_audio_vae(cosmetic).reused
+    changed = dataclasses.replace(config, vae=config.vae.replace(z_dim=3),
+                                  trainer=config.trainer.replace(n_epochs=1))
+    other = train_audio_vae(changed)
+    assert not other.reused and other.run_dir != run.run_dir and other.model.z_dim == 3
+    assert find_run(config) == run.run_dir
+    assert load_audio_run(run.run_dir).config.reuse_key() == config.reuse_key()
+    assert not train_audio_vae(changed, reuse=False).reused
