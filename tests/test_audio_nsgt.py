@@ -68,6 +68,7 @@ def test_leading_dims_are_kept_and_chunking_changes_nothing():
     nsgt.chunk_elements = 1  # one signal at a time
     assert torch.allclose(nsgt.forward(x), c, atol=1e-12)
     assert nsgt.backward(c).shape == x.shape
+    assert nsgt.backward(nsgt.forward(torch.zeros(0, 4000))).shape == (0, 4000)
 
 
 @pytest.mark.parametrize("args,fast", [((200.0, 900.0, 2, 2000, 64), False),

@@ -204,25 +204,27 @@ class TorchNSGT:
         t = self._t(x.device, x.dtype)
         step = self._rows(x.shape[0], x.device)
         if torch.is_grad_enabled() and x.requires_grad:
-            c = torch.cat([self._forward(x[i:i + step], t) for i in range(0, x.shape[0], step)])
+            parts = [self._forward(x[i:i + step], t) for i in range(0, x.shape[0], step)]
+            c = torch.cat(parts) if parts else self._forward(x, t)
         else:
-            # same ops written chunk by chunk into one output, the FFT in place: no extra
-            # buffer or concatenation of a (batch, n_bins, M) tensor
-            c = torch.empty(x.shape[0], self.n_bins, self.n_frames,
-                            dtype=torch.complex128 if x.dtype == torch.float64 else torch.complex64,
-                            device=x.device)
+            # same ops without autograd: every chunk is built in one reused scratch buffer and
+            # transformed straight into its slice of the output (no concatenation, and the
+            # large output is written once)
+            dtype = torch.complex128 if x.dtype == torch.float64 else torch.complex64
+            c = torch.empty(x.shape[0], self.n_bins, self.n_frames, dtype=dtype, device=x.device)
+            scratch = torch.empty(min(step, x.shape[0]), self.n_bins * self.n_frames, dtype=dtype,
+                                  device=x.device)
             for i in range(0, x.shape[0], step):
-                self._forward(x[i:i + step], t, out=c[i:i + step])
+                rows = x[i:i + step]
+                self._forward(rows, t, buffer=scratch[:rows.shape[0]], out=c[i:i + step])
         return c.reshape(lead + (self.n_bins, self.n_frames))
 
     def _forward(self, x: torch.Tensor, t: dict[str, torch.Tensor],
-                 out: torch.Tensor | None = None) -> torch.Tensor:
+                 buffer: torch.Tensor | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
         spec = torch.view_as_real(torch.fft.rfft(x, dim=-1))
         vals = torch.view_as_complex((spec[:, t["fwd_bin"]] * t["fwd_weight"]).contiguous())
-        if out is None:
-            buf = vals.new_zeros(x.shape[0], self.n_bins * self.n_frames)
-        else:
-            buf = out.view(x.shape[0], -1).zero_()
+        buf = vals.new_zeros(x.shape[0], self.n_bins * self.n_frames) if buffer is None \
+            else buffer.zero_()
         buf.index_copy_(1, t["fwd_pos"], vals)
         buf = buf.view(-1, self.n_bins, self.n_frames)
         return torch.fft.ifft(buf, dim=-1) if out is None else torch.fft.ifft(buf, dim=-1, out=out)
@@ -238,8 +240,8 @@ class TorchNSGT:
         c = c.reshape(-1, self.n_bins, self.n_frames)
         t = self._t(c.device, c.real.dtype)
         step = self._rows(c.shape[0], c.device)
-        x = torch.cat([self._backward(c[i:i + step], t) for i in range(0, c.shape[0], step)]) \
-            if c.shape[0] > step else self._backward(c, t)
+        parts = [self._backward(c[i:i + step], t) for i in range(0, c.shape[0], step)]
+        x = torch.cat(parts) if parts else c.real.new_zeros(0, self.n_samples)
         return x.reshape(lead + (self.n_samples,))
 
     def _backward(self, c: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
