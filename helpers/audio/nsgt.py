@@ -8,7 +8,7 @@ octave on the instrument notes, 0.30 at 48, 0.66 at 12). It is a matter of the s
 not of identifiability: started from the true phase disturbed by 1 rad of noise, the same
 iterations come back to 0.04. Started from a phase-vocoder estimate -- every band's phase turns
 at the offset between the nearest interpolated spectral peak and the band's centre, integrated
-along time -- they land in a much better solution: 0.13 at 24 bins per octave (0.16 at 48,
+along time -- they land in a much better solution: 0.13 at 24 bins per octave (0.14 at 48,
 0.19 at 12), and 32 iterations already give 0.135. Alternatives measured and not kept: ADMM
 and RAAR instead of fast Griffin-Lim, phase locking of the bands around a peak, smoothing the
 frequency estimate, a momentum of 0.9 (all within +-0.01, or worse). Numbers:
