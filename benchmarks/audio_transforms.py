@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.metadata
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -38,6 +36,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from helpers.benchmarking import machine_description
 from helpers.audio import NSGTConfig, STFTConfig
 from helpers.audio.metrics import spectral_convergence, stft_spectral_convergence
 from helpers.audio.nsgt import NSGTTransform
@@ -62,27 +61,8 @@ def log(message: str) -> None:
 
 
 def machine() -> dict:
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-
-    def version(name):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    return {"cpu": model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "torchaudio": version("torchaudio"),
-            "numpy": np.__version__, "nsgt": version("nsgt"),
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    """The machine description stored with the results."""
+    return machine_description()
 
 
 def load_notes(n: int, n_samples: int, seed: int = 0) -> tuple[torch.Tensor, dict]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from helpers.benchmarking import machine_description
 from helpers.display.audio_explorer import audio_explorer
 from helpers.evaluation.audio import evaluate_reconstructions, summarize
 from helpers.latent.audio import data_codes
@@ -45,21 +45,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "audio_vae.json"
 
 
 def machine() -> dict:
-    """CPU model, cores, threads, accelerator, library versions and the load at the start."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": str(torch.__version__), "python": platform.python_version(), "platform": platform.platform(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_start"] = [round(v, 2) for v in os.getloadavg()]
-    return info
+    """The machine description stored with the results."""
+    return machine_description()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from helpers.benchmarking import machine_description
 from helpers.data.mnist import dynamic_binarize, load_mnist, mnist_dir
 from helpers.device import pick_device
 from helpers.evaluation import evaluate_model
@@ -48,21 +48,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "mnist_vae.json"
 
 
 def machine() -> dict:
-    """CPU model, cores, threads, accelerator and library versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": str(torch.__version__), "python": platform.python_version(),
-            "platform": platform.platform(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_start"] = [round(v, 2) for v in os.getloadavg()]
-    return info
+    """The machine description stored with the results."""
+    return machine_description()
 
 
 # ----------------------------------------------------------------------- reference loop
