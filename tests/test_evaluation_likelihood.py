@@ -20,15 +20,6 @@ from helpers.evaluation import (
 )
 from helpers.models import VAE, Gaussian, VAEConfig, build_model
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread-pool stalls on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def linear_gaussian_vae(seed=0, x_dim=5, z_dim=2, sigma=0.5):
     """x = W z + b + sigma * noise: log p(x) = log N(x; b, W W^T + sigma^2 I) is known exactly."""

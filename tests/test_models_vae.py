@@ -27,15 +27,6 @@ SHAPES = {"mlp": [(28, 28), (24,), (1, 12, 10)], "conv": [(28, 28), (1, 12, 10),
 CASES = [(arch, shape, lik, scale) for arch, shapes in SHAPES.items() for shape in shapes
          for lik, scale in LIKELIHOODS]
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread-pool stalls on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def small_config(**kw):
     base = dict(z_dim=3, hidden=(16,), conv_channels=(4, 8), conv_hidden=16)

@@ -13,15 +13,6 @@ from helpers.training.learning_curve import LearningCurve
 X_SHAPE = (8, 8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread-pool stalls on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny_data(n=80, seed=0):
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(n, *X_SHAPE, generator=g) > 0.6).float()

@@ -7,15 +7,6 @@ from helpers.training import grid_search, results_table
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread-pool stalls on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 GRID = {"z_dim": [2, 4], "width": [8, 16], "beta": [1.0]}
 
 

@@ -22,15 +22,6 @@ from helpers.training import (
 
 X_SHAPE = (8, 8)
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread-pool stalls on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def tiny_model(seed=0, **kw):
     torch.manual_seed(seed)
