@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from helpers.audio import STFTConfig
-from helpers.data.toy import write_toy_note_set
 from helpers.evaluation.audio import evaluate_reconstructions, magnitude_metrics, resynthesize, summarize
 from helpers.models import VAEConfig
 from helpers.training import TrainerConfig
@@ -29,13 +28,8 @@ def test_perfect_reconstruction_scores_zero():
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("toy")
-    write_toy_note_set(root / "notes", SR, N, pitches=(60, 67), dynamics=("ff",))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NOVELTY_DATA_DIR", str(root / "data"))
+def tiny_run(toy_audio_root):
+    root = toy_audio_root
     config = AudioExperimentConfig(
         name="tiny-eval", model="note",
         transform=STFTConfig(sample_rate=SR, n_fft=256, hop_length=64, scale="db", db_floor=-60.0, gl_n_iter=8),
@@ -46,8 +40,6 @@ def tiny_run(tmp_path_factory):
     run = train_audio_vae(config, run_root=root / "runs")
     data = prepare_audio_data(run.config, progress=False)
     yield run, data
-    mp.undo()
-    torch.set_num_threads(threads)
 
 
 def test_held_out_metrics_on_magnitudes_and_after_phase_reconstruction(tiny_run):

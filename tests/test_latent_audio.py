@@ -6,7 +6,7 @@ import soundfile as sf
 import torch
 
 from helpers.audio import NSGTConfig, STFTConfig
-from helpers.data.toy import toy_note, write_toy_note_set
+from helpers.data.toy import toy_note
 from helpers.latent import lerp, random_walk
 from helpers.latent.audio import (crossfade_concat, decode_trajectory, encode_file, encode_wave, load_sound,
                                   reconstruct_wave, resample_path)
@@ -21,13 +21,8 @@ TRANSFORMS = {"stft": STFTConfig(sample_rate=SR, n_fft=256, hop_length=64, scale
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("toy")
-    write_toy_note_set(root / "notes", SR, N, pitches=(60, 67), dynamics=("ff",))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NOVELTY_DATA_DIR", str(root / "data"))
+def models(toy_audio_root):
+    root = toy_audio_root
     out = {}
     for kind in ("frame", "note"):
         for name, transform in TRANSFORMS.items():
@@ -39,8 +34,6 @@ def models(tmp_path_factory):
                                            frame_stride=4, time_pool=4 if name == "stft" else 24)
             out[kind, name] = train_audio_vae(config, run_root=root / "runs").model
     yield out
-    mp.undo()
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
