@@ -45,3 +45,17 @@ def test_pick_device_auto_and_explicit():
         assert auto.type in {"mps", "cpu"}
         with pytest.raises(ValueError, match="device='cuda'"):
             pick_device("cuda")
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("0", "0")])
+def test_importing_helpers_turns_on_huge_pages_unless_the_user_chose(preset, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if preset is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = preset
+    out = subprocess.run([sys.executable, "-c", "import os, helpers; print(os.environ['THP_MEM_ALLOC_ENABLE'])"],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == expected

@@ -260,11 +260,12 @@ def test_time_budget_stops_before_an_epoch_that_would_overrun(tmp_path):
 def test_presets_build_and_describe_themselves():
     from helpers.training.presets import mnist_preset
 
-    for name in ("default", "best"):
+    for name in ("default", "long", "best"):
         preset = mnist_preset(name)
         model = build_model(preset.model.to_dict())
         assert model(torch.rand(2, 28, 28).round())["elbo"].shape == (2,)
         assert preset.trainer.batch_size == 128 and preset.note
+    assert mnist_preset("default").trainer.n_epochs < mnist_preset("long").trainer.n_epochs
     assert mnist_preset("default").model.hidden == (512, 512) and mnist_preset("best").model.likelihood == "bernoulli_ar"
     with pytest.raises(ValueError):
         mnist_preset("huge")

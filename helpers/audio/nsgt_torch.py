@@ -61,12 +61,11 @@ def _frame_tables(frame) -> dict[str, np.ndarray]:
             bins.append(win[:tail])
             weights.append(g[Lg - tail:])
     pos, bins, weights = map(np.concatenate, (pos, bins, weights))
-    # a real signal's full FFT above Nyquist is the conjugate of the mirrored half-spectrum bin
+    # a real signal's full FFT above Nyquist is the conjugate of the mirrored half-spectrum bin:
+    # the gather reads from [half spectrum, its conjugate] (length 2 * (half + 1))
     mirrored = bins > half
-    sign = np.where(mirrored, -1.0, 1.0)
-    # weights act on (real, imag) pairs: (w, w) keeps a bin, (w, -w) conjugates it
-    fwd = {"fwd_pos": pos, "fwd_bin": np.where(mirrored, nn - bins, bins),
-           "fwd_weight": np.stack((weights, sign * weights), axis=1)}
+    fwd = {"fwd_pos": pos, "fwd_idx": np.where(mirrored, (half + 1) + (nn - bins), bins),
+           "fwd_weight": weights}
 
     # backward: fc = fft(c); for a real signal the bands above Nyquist are the conjugate,
     # index-reversed copies of bands n_bins-2 .. 1 (nsigtf, fftsymm); overlap-add with M * gd
@@ -86,9 +85,11 @@ def _frame_tables(frame) -> dict[str, np.ndarray]:
             s, sg = (len(frame.gd) - j) * M + (-t) % M, -np.ones(len(t))
         keep = d <= half
         src.append(s[keep]), sign.append(sg[keep]), dst.append(d[keep]), wts.append(w[keep])
-    wts, sign = np.concatenate(wts), np.concatenate(sign)
-    bwd = {"bwd_src": np.concatenate(src), "bwd_dst": np.concatenate(dst),
-           "bwd_weight": np.stack((wts, sign * wts), axis=1)}
+    src, sign, dst, wts = map(np.concatenate, (src, sign, dst, wts))
+    # two gathers: bins read as they are, and bins read conjugated (the mirrored bands)
+    keep, conj = sign > 0, sign < 0
+    bwd = {"bwd_src": src[keep], "bwd_dst": dst[keep], "bwd_weight": wts[keep],
+           "bwd_src_conj": src[conj], "bwd_dst_conj": dst[conj], "bwd_weight_conj": wts[conj]}
     return {**fwd, **bwd}
 
 
@@ -221,8 +222,8 @@ class TorchNSGT:
 
     def _forward(self, x: torch.Tensor, t: dict[str, torch.Tensor],
                  buffer: torch.Tensor | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
-        spec = torch.view_as_real(torch.fft.rfft(x, dim=-1))
-        vals = torch.view_as_complex((spec[:, t["fwd_bin"]] * t["fwd_weight"]).contiguous())
+        spec = torch.fft.rfft(x, dim=-1)
+        vals = torch.cat((spec, spec.conj()), dim=1).index_select(1, t["fwd_idx"]) * t["fwd_weight"]
         buf = vals.new_zeros(x.shape[0], self.n_bins * self.n_frames) if buffer is None \
             else buffer.zero_()
         buf.index_copy_(1, t["fwd_pos"], vals)
@@ -245,8 +246,9 @@ class TorchNSGT:
         return x.reshape(lead + (self.n_samples,))
 
     def _backward(self, c: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
-        fc = torch.view_as_real(torch.fft.fft(c, dim=-1)).reshape(c.shape[0], -1, 2)
-        vals = torch.view_as_complex((fc[:, t["bwd_src"]] * t["bwd_weight"]).contiguous())
+        fc = torch.fft.fft(c, dim=-1).reshape(c.shape[0], -1)
+        vals = fc.index_select(1, t["bwd_src"]) * t["bwd_weight"]
+        vals_conj = fc.index_select(1, t["bwd_src_conj"]).conj() * t["bwd_weight_conj"]
         half = vals.new_zeros(c.shape[0], self.n_samples // 2 + 1)
-        half = half.index_add(1, t["bwd_dst"], vals)
+        half = half.index_add(1, t["bwd_dst"], vals).index_add(1, t["bwd_dst_conj"], vals_conj)
         return torch.fft.irfft(half, n=self.n_samples, dim=-1)
