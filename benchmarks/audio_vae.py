@@ -11,7 +11,11 @@ under ``--run-root``), then scored on the held-out 10% of their notes
 (``helpers.evaluation.audio.evaluate_reconstructions``): spectral convergence and log-spectral
 distance of the decoded magnitudes, and of the sound after phase reconstruction
 (``--n-iter`` Griffin-Lim iterations) analysed again; plus the floors of the phase
-reconstruction alone (oracle) and of the note model's time pooling.
+reconstruction alone (oracle) and of the note model's time pooling. And whether the
+reconstructions are heard as the same note (``recognisability``): the share of held-out notes
+whose decoded pitch matches the original's within half a semitone, and the accuracy of a linear
+instrument classifier (fitted on the training notes' magnitudes) on the decoded notes, next to
+its accuracy on the originals.
 
 (b) For each layout and transform, ``--updates`` slider updates of the explorer
 (``helpers.display.audio_explorer``) at random slider values: median and 95th percentile of
@@ -37,7 +41,7 @@ import torch
 
 from helpers.benchmarking import machine_description
 from helpers.display.audio_explorer import audio_explorer
-from helpers.evaluation.audio import evaluate_reconstructions, summarize
+from helpers.evaluation.audio import InstrumentProbe, evaluate_reconstructions, recognisability, summarize
 from helpers.latent.audio import data_codes
 from helpers.training.audio import audio_preset, prepare_audio_data, train_audio_vae
 
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {"machine": machine(), "smoke": args.smoke, "n_iter_eval": args.n_iter, "runs": [], "latency": []}
     start_all = time.perf_counter()
+    probes = {}
     for model_kind in args.models.split(","):
         for transform in args.transforms.split(","):
             data = latency_run = None
@@ -109,12 +114,18 @@ def main(argv: list[str] | None = None) -> int:
                 if data is None:
                     data = prepare_audio_data(config.resolve(), progress=False)
                     magnitude = data.magnitudes("val")
+                    val = data.part("val")
                     if args.max_val is not None:
-                        magnitude = magnitude[:args.max_val]
+                        magnitude, val = magnitude[:args.max_val], val.iloc[:args.max_val]
+                    if transform not in probes:
+                        probes[transform] = InstrumentProbe(data.transform).fit(
+                            data.magnitudes("train"), data.part("train")["instrument"])
                 run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data,
                                       progress=False)
                 t = time.perf_counter()
                 metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter))
+                metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"],
+                                               probes[transform]))
                 row = {**run.summary(), "reused": run.reused, "n_val": len(magnitude),
                        **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
                 result["runs"].append(row)

@@ -74,3 +74,75 @@ def test_error_by_level_separates_partials_from_the_floor():
     out = error_by_level(m, est)
     assert abs(out["loud_err_db"] - 6.02) < 0.01 and out["quiet_err_db"] < 1e-9
     assert abs(out["loud_share"] - 0.1) < 1e-9 and abs(out["quiet_share"] - 0.9) < 1e-9
+
+
+def _stft_magnitudes(waves, n_fft=2048, hop=512):
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    return torch.stft(waves.double(), n_fft, hop, window=window, return_complex=True).abs()
+
+
+def test_estimate_pitch_finds_harmonic_notes_and_a_missing_fundamental():
+    import numpy as np
+
+    from helpers.audio.synthetic import harmonic_note
+    from helpers.evaluation.audio import estimate_pitch
+
+    sr = 22050
+    midis = [33.0, 45.0, 57.3, 69.0, 81.0, 93.0]
+    waves = torch.stack([harmonic_note(440 * 2 ** ((m - 69) / 12), sr, sr, seed=i) for i, m in enumerate(midis)])
+    mag = _stft_magnitudes(waves)
+    freqs = np.fft.rfftfreq(2048, 1 / sr)
+    est = estimate_pitch(mag, freqs)
+    assert np.allclose(est, midis, atol=0.4), est  # 55 Hz falls between 10.8 Hz bins: 0.375 off
+    # remove the fundamental of A2 (110 Hz): the harmonics still say A2
+    f0 = 110.0
+    t = torch.arange(sr, dtype=torch.float64) / sr
+    no_fund = sum(torch.sin(2 * torch.pi * h * f0 * t) / h for h in range(2, 9))
+    assert abs(estimate_pitch(_stft_magnitudes(no_fund[None]), freqs)[0] - 45.0) <= 0.25
+    # silence has no pitch; wrong shapes are named
+    assert np.isnan(estimate_pitch(torch.zeros(1, len(freqs), 5), freqs)[0])
+    with pytest.raises(ValueError, match="frequencies"):
+        estimate_pitch(mag, freqs[:-1])
+    with pytest.raises(ValueError, match=r"\[N, F, T\]"):
+        estimate_pitch(mag[0], freqs)
+
+
+def test_instrument_probe_separates_timbres_and_needs_fitting():
+    import numpy as np
+
+    from helpers.audio.stft import STFTTransform
+    from helpers.audio.synthetic import harmonic_note
+    from helpers.evaluation.audio import InstrumentProbe
+
+    transform = STFTTransform(STFTConfig(sample_rate=SR, n_fft=256, hop_length=64, scale="db", db_floor=-60.0))
+    rng = np.random.default_rng(0)
+
+    def notes(brightness, n, seed):
+        return torch.stack([harmonic_note(float(rng.uniform(150, 400)), N, SR, brightness=brightness, seed=seed + i)
+                            for i in range(n)])
+
+    waves = torch.cat([notes(0.5, 12, 0), notes(2.5, 12, 100)])
+    labels = np.array(["bright"] * 12 + ["dull"] * 12)
+    mag = transform.analyze(waves)
+    transform.fit_scaling(mag)
+    probe = InstrumentProbe(transform)
+    with pytest.raises(RuntimeError, match="fit"):
+        probe.predict(mag)
+    with pytest.raises(ValueError, match="two instruments"):
+        probe.fit(mag[:12], labels[:12])
+    probe.fit(mag[::2], labels[::2])
+    assert probe.accuracy(mag[1::2], labels[1::2]) == 1.0
+    assert probe.accuracy(mag[1::2], labels[1::2][::-1]) < 0.5
+
+
+def test_recognisability_of_a_trained_model(tiny_run):
+    from helpers.evaluation.audio import InstrumentProbe, recognisability
+
+    run, data = tiny_run
+    train, val = data.part("train"), data.part("val")
+    probe = InstrumentProbe(run.transform).fit(data.magnitudes("train"), train["instrument"])
+    out = recognisability(run.model, data.magnitudes("val"), val["pitch"], val["instrument"], probe)
+    assert set(out) == {"pitch_agreement", "pitch_acc_original", "instrument_acc_recon", "instrument_acc_original"}
+    assert all(0.0 <= v <= 1.0 for v in out.values())
+    assert probe.accuracy(data.magnitudes("train"), train["instrument"]) == 1.0
+    assert out["pitch_acc_original"] == 1.0  # the toy notes are clean harmonic tones

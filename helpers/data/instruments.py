@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -460,7 +461,8 @@ def fetch_instruments(
     config = config or InstrumentSetConfig()
     sha = sha256sum(soundfont) if soundfont is not None and Path(soundfont).is_file() else None
     if not force and is_complete(dest, config, sha):
-        print(f"instrument set ready: {dest}")
+        if progress:
+            print(f"instrument set ready: {dest}", file=sys.stderr)
         return dest
     path = find_soundfont(soundfont, root=root)
     return render_instrument_set(dest, path, config, progress=progress)
