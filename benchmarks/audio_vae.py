@@ -4,7 +4,8 @@ training times, and the latency of one slider update of the latent explorer.
     python benchmarks/audio_vae.py                      # the notebook 03 set-ups (~15 minutes)
     python benchmarks/audio_vae.py --smoke --out /tmp/x.json   # seconds: a toy note set, tiny models
 
-(a) For each layout ("frame", "note"), transform ("stft", "nsgt") and distribution ("gaussian",
+(a) For each layout ("frame", "note"; the note model with each of its decoders, the frame-wise
+MLP and the transposed convolutions), transform ("stft", "nsgt") and distribution ("gaussian",
 "laplace", per-bin learned scale) the preset of ``helpers.training.audio.audio_preset`` is
 trained on the training instruments (or its finished run is reused: same config, same folder
 under ``--run-root``), then scored on the held-out 10% of their notes
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="frame,note")
     parser.add_argument("--transforms", default="stft,nsgt")
     parser.add_argument("--likelihoods", default="gaussian,laplace")
+    parser.add_argument("--note-decoders", default="frames,conv",
+                        help="decoders of the note model: frames (FrameDecoder) and/or conv (transposed convolutions)")
     parser.add_argument("--n-iter", type=int, default=64, help="Griffin-Lim iterations of the evaluation")
     parser.add_argument("--max-val", type=int, default=None, help="score at most this many held-out notes")
     parser.add_argument("--updates", type=int, default=50, help="slider updates timed per model")
@@ -106,32 +109,39 @@ def main(argv: list[str] | None = None) -> int:
     result = {"machine": machine(), "smoke": args.smoke, "n_iter_eval": args.n_iter, "runs": [], "latency": []}
     start_all = time.perf_counter()
     probes = {}
-    for model_kind in args.models.split(","):
+    prepared = {}
+    variants = [(m, d) for m in args.models.split(",")
+                for d in (args.note_decoders.split(",") if m == "note" else ["mlp"])]
+    for model_kind, decoder in variants:
         for transform in args.transforms.split(","):
-            data = latency_run = None
+            latency_run = None
             for likelihood in args.likelihoods.split(","):
-                config = audio_preset(model_kind, transform, likelihood, smoke=args.smoke, **overrides)
-                if data is None:
+                kw = {"decoder": decoder} if model_kind == "note" else {}
+                config = audio_preset(model_kind, transform, likelihood, smoke=args.smoke, **kw, **overrides)
+                if (model_kind, transform) not in prepared:
                     data = prepare_audio_data(config.resolve(), progress=False)
-                    magnitude = data.magnitudes("val")
                     val = data.part("val")
+                    magnitude = data.magnitudes("val")
                     if args.max_val is not None:
                         magnitude, val = magnitude[:args.max_val], val.iloc[:args.max_val]
+                    prepared[model_kind, transform] = data, magnitude, val
                     if transform not in probes:
                         probes[transform] = InstrumentProbe(data.transform).fit(
                             data.magnitudes("train"), data.part("train")["instrument"])
+                data, magnitude, val = prepared[model_kind, transform]
                 run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data,
                                       progress=False)
                 t = time.perf_counter()
                 metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter))
                 metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"],
                                                probes[transform]))
-                row = {**run.summary(), "reused": run.reused, "n_val": len(magnitude),
+                row = {**run.summary(), "decoder": decoder, "architecture": config.vae.architecture,
+                       "reused": run.reused, "n_val": len(magnitude),
                        **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
                 result["runs"].append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 latency_run = latency_run or run  # the decoders of all distributions cost the same
-            lat = {"model": model_kind, "transform": transform,
+            lat = {"model": model_kind, "decoder": decoder, "transform": transform,
                    "likelihood": f"{latency_run.config.vae.likelihood}/{latency_run.config.vae.scale}",
                    **slider_latency(latency_run, data, args.updates)}
             result["latency"].append(lat)

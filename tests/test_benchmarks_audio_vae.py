@@ -21,12 +21,14 @@ def test_benchmark_smoke_writes_json(tmp_path):
     result = json.loads(out.read_text())
     assert json.loads(proc.stdout) == result
     assert result["smoke"] and result["machine"]["cores"] >= 1
-    runs = {(r["model"], r["transform"], r["likelihood"]) for r in result["runs"]}
-    assert runs == {(m, t, f"{d}/per_feature") for m in ("frame", "note") for t in ("stft", "nsgt")
-                    for d in ("gaussian", "laplace")}
+    runs = {(r["model"], r["decoder"], r["transform"], r["likelihood"]) for r in result["runs"]}
+    assert runs == {(m, dec, t, f"{d}/per_feature") for m, dec in (("frame", "mlp"), ("note", "frames"), ("note", "conv"))
+                    for t in ("stft", "nsgt") for d in ("gaussian", "laplace")}
     for row in result["runs"]:
         for key in ("mag_sc", "mag_lsd", "audio_sc", "audio_lsd", "oracle_sc", "train_s"):
             assert row[key] >= 0, (key, row)
-    assert len(result["latency"]) == 4
+        for key in ("pitch_agreement", "instrument_acc_recon"):
+            assert 0 <= row[key] <= 1, (key, row)
+    assert len(result["latency"]) == 6
     for lat in result["latency"]:
         assert lat["decode_and_phase_ms_median"] > 0 and lat["update_ms_p95"] >= lat["update_ms_median"]

@@ -146,3 +146,19 @@ def test_recognisability_of_a_trained_model(tiny_run):
     assert all(0.0 <= v <= 1.0 for v in out.values())
     assert probe.accuracy(data.magnitudes("train"), train["instrument"]) == 1.0
     assert out["pitch_acc_original"] == 1.0  # the toy notes are clean harmonic tones
+
+
+def test_path_smoothness_tells_a_crossfade_from_a_cut():
+    from helpers.evaluation.audio import path_smoothness
+
+    g = torch.Generator().manual_seed(0)
+    a_db, b_db = -60 * torch.rand(30, generator=g), -60 * torch.rand(30, generator=g)
+    w = torch.linspace(0, 1, 11)
+    fade = 10 ** (((1 - w) * a_db[:, None] + w * b_db[:, None]) / 20)
+    smooth = path_smoothness(fade)
+    assert smooth["max_step_ratio"] == pytest.approx(0.1, rel=1e-6)
+    assert smooth["max_step_db"] == pytest.approx(smooth["mean_step_db"], rel=1e-6)
+    cut = torch.cat([10 ** (a_db[:, None] / 20).expand(30, 5), 10 ** (b_db[:, None] / 20).expand(30, 6)], 1)
+    assert path_smoothness(cut)["max_step_ratio"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="T >= 2"):
+        path_smoothness(fade[:, :1])

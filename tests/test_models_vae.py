@@ -23,7 +23,8 @@ from helpers.models import (
 
 LIKELIHOODS = [("bernoulli", "fixed"), ("bernoulli_ar", "fixed"), ("gaussian", "fixed"), ("gaussian", "learned"),
                ("gaussian", "per_feature"), ("laplace", "fixed"), ("laplace", "learned")]
-SHAPES = {"mlp": [(28, 28), (24,), (1, 12, 10)], "conv": [(28, 28), (1, 12, 10), (2, 9, 16)]}
+SHAPES = {"mlp": [(28, 28), (24,), (1, 12, 10)], "conv": [(28, 28), (1, 12, 10), (2, 9, 16)],
+          "conv_frames": [(1, 12, 10), (2, 9, 16)]}
 CASES = [(arch, shape, lik, scale) for arch, shapes in SHAPES.items() for shape in shapes
          for lik, scale in LIKELIHOODS]
 
@@ -190,3 +191,30 @@ def test_autoregressive_bernoulli_is_causal_and_samples_its_conditionals():
     m = two.mean(h[:1])  # mean field: the second element sees the probability of the first
     expected = torch.sigmoid(torch.tensor(-0.2 + 2.0 * torch.sigmoid(torch.tensor(0.3)).item()))
     torch.testing.assert_close(m[0, 1], expected)
+
+
+def test_frame_decoder_draws_each_frame_from_z_and_its_position():
+    from helpers.models.networks import FrameDecoder
+
+    torch.manual_seed(0)
+    dec = FrameDecoder((1, 7, 5), z_dim=3, n_params=2, hidden=(16,))
+    z = torch.randn(4, 3)
+    out = dec(z)
+    assert out.shape == (4, 2, 1, 7, 5)
+    # frame t depends on z and on t only: the same z gives the same frames, in any batch
+    assert torch.allclose(dec(z[:1]), out[:1], atol=1e-6)
+    with torch.no_grad():
+        dec.time[2] = dec.time[1]
+    same = dec(z)
+    assert torch.allclose(same[..., 1], same[..., 2]) and not torch.allclose(same[..., 0], same[..., 1])
+    # it learns: a few steps fit one spectrogram
+    target = torch.rand(1, 1, 7, 5)
+    opt = torch.optim.Adam(dec.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(50):
+        opt.zero_grad()
+        loss = ((dec(z[:1])[:, :1] - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0]

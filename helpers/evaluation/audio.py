@@ -256,3 +256,24 @@ def recognisability(model, magnitude: torch.Tensor, pitches, instruments, probe:
         "instrument_acc_recon": probe.accuracy(recon, instruments),
         "instrument_acc_original": probe.accuracy(magnitude, instruments),
     }
+
+
+def path_smoothness(magnitude: torch.Tensor, dynamic_range_db: float = 80.0) -> dict[str, float]:
+    """How smoothly a decoded latent path changes: ``magnitude [F, T]`` (frames in time order,
+    e.g. ``decode_trajectory(..., return_magnitude=True)`` of the frame model).
+
+    Each frame is taken to dB relative to the path's peak, floored ``dynamic_range_db`` below;
+    a step is the RMS difference (dB) between consecutive frames. Returns the largest and the
+    mean step, the RMS difference between the first and the last frame, and ``max_step_ratio``
+    = largest step / first-to-last difference: ``1 / (T - 1)`` for a straight crossfade in dB, 1
+    for a hard cut from one end to the other.
+    """
+    magnitude = torch.as_tensor(magnitude, dtype=torch.float64)
+    if magnitude.ndim != 2 or magnitude.shape[1] < 2:
+        raise ValueError(f"magnitude must be [F, T] with T >= 2 frames, got shape {tuple(magnitude.shape)}")
+    peak = magnitude.max().clamp_min(1e-12)
+    db = 20 * torch.log10((magnitude / peak).clamp_min(10 ** (-dynamic_range_db / 20)))
+    steps = (db[:, 1:] - db[:, :-1]).pow(2).mean(0).sqrt()
+    ends = float((db[:, -1] - db[:, 0]).pow(2).mean().sqrt())
+    return {"max_step_db": float(steps.max()), "mean_step_db": float(steps.mean()), "end_to_end_db": ends,
+            "max_step_ratio": float(steps.max()) / ends if ends > 0 else float("inf")}

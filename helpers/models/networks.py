@@ -1,4 +1,5 @@
-"""Encoders and decoders: an MLP (any flat or image-shaped input) and a 2-D convolutional pair.
+"""Encoders and decoders: an MLP (any flat or image-shaped input), a 2-D convolutional pair, and
+a frame-wise decoder for spectrograms (:class:`FrameDecoder`).
 
 Every encoder maps ``x [B, *x_shape]`` to ``[B, 2 * z_dim]`` (mu and logvar side by side);
 every decoder maps ``z [B, z_dim]`` to the parameters of the output distribution,
@@ -149,3 +150,30 @@ class ConvDecoder(nn.Module):
         out = self.deconv(self.head(z).view(z.shape[0], self.top, *self.grid))
         out = out[:, :, :h, :w]
         return out.reshape(z.shape[0], self.n_params, *self.x_shape)
+
+
+class FrameDecoder(nn.Module):
+    """z -> a spectrogram ``(C, F, T)`` one frame at a time: every frame ``t`` is an MLP of
+    ``[z, e_t]``, with ``e_t`` a learned embedding of the frame's position in the note.
+
+    The MLP outputs a whole spectrum column, as the frame model's decoder does, so partials can
+    sit at exact bins of any frequency axis (a stack of transposed convolutions has to build
+    them up from a coarse grid); the note's shape in time comes from how ``z`` and ``e_t``
+    interact. The weights are shared by all frames, so the cost is ``T`` small MLP passes.
+    """
+
+    def __init__(self, x_shape: tuple[int, ...], z_dim: int, n_params: int = 1,
+                 hidden: tuple[int, ...] = (512, 1024), time_dim: int = 16, act: str = "relu"):
+        super().__init__()
+        c, f, t = _image_dims(x_shape)
+        self.x_shape, self.n_params = tuple(x_shape), n_params
+        self.dims = (c, f, t)
+        self.time = nn.Parameter(0.1 * torch.randn(t, time_dim))
+        self.net = _mlp([z_dim + time_dim, *hidden, n_params * c * f], act)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        c, f, t = self.dims
+        b = z.shape[0]
+        inp = torch.cat((z[:, None, :].expand(b, t, z.shape[1]), self.time[None].expand(b, -1, -1)), dim=-1)
+        out = self.net(inp).view(b, t, self.n_params, c, f)
+        return out.permute(0, 2, 3, 4, 1).reshape(b, self.n_params, *self.x_shape)

@@ -17,7 +17,9 @@ import torch.nn as nn
 
 from .config import Config
 from .distributions import OutputDistribution, build_distribution
-from .networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from .networks import ConvDecoder, ConvEncoder, FrameDecoder, MLPDecoder, MLPEncoder
+
+ARCHITECTURES = ("mlp", "conv", "conv_frames")
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -54,10 +56,13 @@ class VAEConfig(Config):
             the audio models use (F,) for spectrum frames or (1, F, T) for spectrograms.
         z_dim: latent size. 20 as in Kingma & Welling (2014) and pytorch/examples: enough for
             ~90 nats on MNIST while staying fast.
-        architecture: "mlp" or "conv". MLP is the classic baseline; conv needs an image-like
-            x_shape.
+        architecture: "mlp", "conv" or "conv_frames". MLP is the classic baseline; conv needs an
+            image-like x_shape; "conv_frames" (spectrograms ``(1, F, T)``) pairs the conv encoder
+            with a :class:`~helpers.models.networks.FrameDecoder`, an MLP over ``hidden`` that
+            draws one spectrum frame at a time from z and the frame's position.
         hidden: MLP hidden widths, one entry per layer, mirrored in the decoder. (400,) gives
-            the 784-400-20 network of pytorch/examples.
+            the 784-400-20 network of pytorch/examples. With "conv_frames": the frame decoder's
+            widths (not mirrored).
         conv_channels: channels of the strided convolutions (each halves H and W). (32, 64)
             takes 28x28 to 7x7, a small model that trains in minutes on a CPU.
         conv_hidden: width of the dense layer between the conv stack and z. 256 keeps the
@@ -128,8 +133,12 @@ class VAE(nn.Module):
                       n_res_blocks=config.n_res_blocks, act=config.activation)
             enc = ConvEncoder(config.x_shape, config.z_dim, **kw)
             dec = ConvDecoder(config.x_shape, config.z_dim, dist.n_params, **kw)
+        elif config.architecture == "conv_frames":
+            enc = ConvEncoder(config.x_shape, config.z_dim, channels=config.conv_channels,
+                              hidden=config.conv_hidden, n_res_blocks=config.n_res_blocks, act=config.activation)
+            dec = FrameDecoder(config.x_shape, config.z_dim, dist.n_params, config.hidden, act=config.activation)
         else:
-            raise ValueError(f"architecture={config.architecture!r}: expected 'mlp' or 'conv'")
+            raise ValueError(f"architecture={config.architecture!r}: expected one of {ARCHITECTURES}")
         return cls(enc, dec, dist, config.z_dim, config.x_shape, config.beta, config)
 
     @property
