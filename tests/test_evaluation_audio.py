@@ -57,11 +57,16 @@ def test_held_out_metrics_on_magnitudes_and_after_phase_reconstruction(tiny_run)
     assert set(only_mag.columns) == {"mag_sc", "mag_lsd", "pool_sc", "pool_lsd"}
 
 
-def test_resynthesize_batches(tiny_run):
+def test_resynthesize_batches(tiny_run, capsys):
     run, data = tiny_run
     magnitude = data.magnitudes("val")[:3]
     waves = resynthesize(run.transform, magnitude, n_iter=2, batch_size=2, length=N)
     assert waves.shape == (len(magnitude), N) and torch.isfinite(waves).all()
+    assert "note" not in capsys.readouterr().err
+    again = resynthesize(run.transform, magnitude, n_iter=2, batch_size=2, length=N, progress=True, desc="to sound")
+    assert torch.allclose(again, waves)
+    err = capsys.readouterr().err
+    assert "to sound" in err and f"/{len(magnitude)}" in err  # a bar over the notes
 
 
 def test_error_by_level_separates_partials_from_the_floor():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from helpers.audio.datasets import pool_time, unpool_time
 from helpers.audio.metrics import log_spectral_distance, spectral_convergence
@@ -39,23 +40,27 @@ def magnitude_metrics(reference: torch.Tensor, estimate: torch.Tensor,
 
 
 def resynthesize(transform, magnitude: torch.Tensor, n_iter: int | None = None, batch_size: int = 16,
-                 length: int | None = None) -> torch.Tensor:
-    """Phase reconstruction of ``[N, F, T]`` magnitudes, ``batch_size`` notes at a time: ``[N, n]``."""
-    waves = [transform.synthesize(magnitude[i:i + batch_size], n_iter=n_iter, length=length)
-             for i in range(0, len(magnitude), batch_size)]
+                 length: int | None = None, progress: bool = False, desc: str = "phase reconstruction") -> torch.Tensor:
+    """Phase reconstruction of ``[N, F, T]`` magnitudes, ``batch_size`` notes at a time: ``[N, n]``
+    (a progress bar over the notes with ``progress=True``)."""
+    waves = []
+    with tqdm(total=len(magnitude), desc=desc, unit="note", disable=not progress, leave=False) as bar:
+        for i in range(0, len(magnitude), batch_size):
+            waves.append(transform.synthesize(magnitude[i:i + batch_size], n_iter=n_iter, length=length))
+            bar.update(len(waves[-1]))
     return torch.cat(waves)
 
 
 def _reanalysed(transform, magnitude: torch.Tensor, n_iter: int | None, batch_size: int,
-                length: int) -> torch.Tensor:
-    wave = resynthesize(transform, magnitude, n_iter, batch_size, length)
+                length: int, progress: bool = False, desc: str = "phase reconstruction") -> torch.Tensor:
+    wave = resynthesize(transform, magnitude, n_iter, batch_size, length, progress=progress, desc=desc)
     return transform.analyze(wave)
 
 
 @torch.no_grad()
 def evaluate_reconstructions(model, magnitude: torch.Tensor, n_iter: int | None = 32, batch_size: int = 16,
                              audio: bool = True, oracle: bool = True,
-                             dynamic_range_db: float = 80.0) -> pd.DataFrame:
+                             dynamic_range_db: float = 80.0, progress: bool = False) -> pd.DataFrame:
     """One row per note: ``mag_sc``, ``mag_lsd`` (decoded magnitudes), ``audio_sc``, ``audio_lsd``
     (decoded, phase-reconstructed with ``n_iter`` Griffin-Lim iterations and analysed again),
     and the floors ``oracle_sc``/``oracle_lsd`` (the original magnitude through the same phase
@@ -79,9 +84,10 @@ def evaluate_reconstructions(model, magnitude: torch.Tensor, n_iter: int | None 
         scaled = transform.scale(magnitude)
         add("pool", transform.unscale(unpool_time(pool_time(scaled, model.time_pool), magnitude.shape[-1])))
     if audio:
-        add("audio", _reanalysed(transform, recon, n_iter, batch_size, length))
+        add("audio", _reanalysed(transform, recon, n_iter, batch_size, length, progress, "decoded notes to sound"))
         if oracle:
-            add("oracle", _reanalysed(transform, magnitude, n_iter, batch_size, length))
+            add("oracle", _reanalysed(transform, magnitude, n_iter, batch_size, length, progress,
+                                      "original notes to sound"))
     return pd.DataFrame({k: v.numpy().astype(np.float64) for k, v in rows.items()})
 
 
@@ -119,12 +125,13 @@ def spread_rows(n: int, k: int | None) -> np.ndarray:
 
 
 def evaluate_run(model, magnitude: torch.Tensor, n_audio: int | None = None, n_iter: int | None = 32,
-                 batch_size: int = 16) -> dict[str, float]:
+                 batch_size: int = 16, progress: bool = False) -> dict[str, float]:
     """Mean held-out scores of a model: magnitude scores over every note of ``magnitude``; sound
     scores (and their oracle floor) over ``n_audio`` of them, evenly spread (all when None)."""
     out = summarize(evaluate_reconstructions(model, magnitude, audio=False))
     rows = spread_rows(len(magnitude), n_audio)
-    table = evaluate_reconstructions(model, magnitude[torch.from_numpy(rows)], n_iter=n_iter, batch_size=batch_size)
+    table = evaluate_reconstructions(model, magnitude[torch.from_numpy(rows)], n_iter=n_iter, batch_size=batch_size,
+                                     progress=progress)
     out.update({k: v for k, v in summarize(table).items() if k.startswith(("audio", "oracle"))})
     out["n_notes"], out["n_audio_notes"] = len(magnitude), len(rows)
     return out
