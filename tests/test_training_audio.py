@@ -103,3 +103,20 @@ def test_training_lowers_the_loss_and_reuses_the_checkpoint(toy_root, tmp_path):
     assert find_run(config) == run.run_dir
     assert load_audio_run(run.run_dir).config.reuse_key() == config.reuse_key()
     assert not train_audio_vae(changed, reuse=False).reused
+
+
+def test_audio_presets_build_every_model_and_reject_unknown_names():
+    from helpers.training.audio import audio_preset
+
+    for model, decoder, arch in (("frame", "frames", "mlp"), ("note", "frames", "conv_frames"), ("note", "conv", "conv")):
+        for transform in ("stft", "nsgt"):
+            config = audio_preset(model, transform, "gaussian", decoder=decoder, smoke=True).resolve()
+            assert config.vae.architecture == arch and config.model == model
+            vae = build_model(config.vae)
+            x = torch.randn(2, *config.vae.x_shape)
+            assert vae(x)["elbo"].shape == (2,)
+    assert audio_preset("note", "stft", decoder="frames").trainer.n_epochs != audio_preset("note", "stft", decoder="conv").trainer.n_epochs
+    for kw, name in (({"decoder": "lstm", "model": "note"}, "decoder"), ({"model": "clip"}, "model"),
+                     ({"transform": "mfcc"}, "transform")):
+        with pytest.raises(ValueError, match=name):
+            audio_preset(**kw)
