@@ -167,3 +167,20 @@ def test_path_smoothness_tells_a_crossfade_from_a_cut():
     assert path_smoothness(cut)["max_step_ratio"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="T >= 2"):
         path_smoothness(fade[:, :1])
+
+
+def test_spectral_flatness_separates_tones_from_noise():
+    import numpy as np
+
+    from helpers.audio.synthetic import harmonic_note
+    from helpers.evaluation.audio import spectral_flatness
+
+    sr = 22050
+    tone = harmonic_note(220.0, sr, sr)[None]
+    noise = torch.randn(1, sr, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    mags = torch.cat([_stft_magnitudes(tone), _stft_magnitudes(noise)])
+    flat = spectral_flatness(mags)
+    assert flat.shape == (2,) and flat[0] < 0.05 and flat[1] > 0.4
+    assert np.isnan(spectral_flatness(torch.zeros(1, 10, 4))[0])
+    with pytest.raises(ValueError, match=r"\[N, F, T\]"):
+        spectral_flatness(mags[0])

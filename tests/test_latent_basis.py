@@ -21,3 +21,26 @@ def test_component_count_is_capped_and_bad_input_refused():
     assert principal_basis(torch.randn(10, 3), 8)[1].shape == (3, 3)
     with pytest.raises(ValueError):
         principal_basis(torch.randn(1, 3))
+
+
+def test_code_gaussian_recovers_the_codes_distribution_and_samples_it():
+    from helpers.latent import CodeGaussian
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.tensor([[2.0, 0.0, 0.0], [1.0, 0.5, 0.0], [0.0, 0.3, 0.1]])
+    z = torch.randn(20000, 3, generator=g) @ a.T + torch.tensor([1.0, -2.0, 0.5])
+    fitted = CodeGaussian.fit(z)
+    assert torch.allclose(fitted.mean, torch.tensor([1.0, -2.0, 0.5]), atol=0.05)
+    cov = fitted.scale_tril @ fitted.scale_tril.T
+    assert torch.allclose(cov, a @ a.T, atol=0.08)
+    draws = fitted.sample(20000, generator=torch.Generator().manual_seed(1))
+    assert draws.shape == (20000, 3)
+    assert torch.allclose(torch.cov(draws.T), a @ a.T, atol=0.1)
+    cold = fitted.sample(20000, temperature=0.5, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(cold.std(0), 0.5 * draws.std(0), rtol=1e-4)
+    with pytest.raises(ValueError, match="two codes"):
+        CodeGaussian.fit(z[:1])
+    with pytest.raises(ValueError, match="NaN"):
+        CodeGaussian.fit(torch.full((4, 3), float("nan")))
+    with pytest.raises(ValueError, match="temperature"):
+        fitted.sample(2, temperature=-1.0)

@@ -1,5 +1,6 @@
 """Paths through a latent space: interpolations, trajectories, walks, planes, arithmetic."""
 
+from .basis import CodeGaussian, principal_basis
 from .trajectories import (
     class_means,
     ellipse,
@@ -13,6 +14,8 @@ from .trajectories import (
 )
 
 __all__ = [
+    "CodeGaussian",
+    "principal_basis",
     "class_means",
     "ellipse",
     "lerp",
