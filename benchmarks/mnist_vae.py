@@ -41,7 +41,7 @@ from helpers.data.mnist import dynamic_binarize, load_mnist, mnist_dir
 from helpers.device import pick_device
 from helpers.evaluation import evaluate_model
 from helpers.models import VAEConfig, build_model
-from helpers.training import BetaWarmup, TimeBudget, Trainer, TrainerConfig, seed_everything
+from helpers.training import BetaWarmup, TensorBoardLogger, TimeBudget, Trainer, TrainerConfig, seed_everything
 from helpers.training.presets import PRESETS, mnist_preset
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mnist_vae.json"
@@ -180,11 +180,11 @@ def nll(args, preset_name: str) -> dict:
     """Train a preset on the training images and report IWAE NLL and friends on the test images."""
     preset = mnist_preset(preset_name)
     x_train, _ = load_mnist("train_full")
-    x_test, _ = load_mnist("test")
+    x_test, y_test = load_mnist("test")
     if args.n_train:
         x_train = x_train[:args.n_train]
     if args.n_test:
-        x_test = x_test[:args.n_test]
+        x_test, y_test = x_test[:args.n_test], y_test[:args.n_test]
     changes = {"progress": args.progress, "device": args.device, "precision": args.precision}
     if args.epochs is not None:
         changes["n_epochs"] = args.epochs
@@ -199,6 +199,10 @@ def nll(args, preset_name: str) -> dict:
     if args.minutes is not None:
         callbacks.append(TimeBudget(args.minutes))
     run_dir = False if args.no_checkpoints else None
+    if not args.no_checkpoints:  # <run>/tensorboard: loss terms, beta, reconstructions, samples, latent scatter
+        callbacks.append(TensorBoardLogger(every_n_steps=100, x_ref=x_test[:1000], y_ref=y_test[:1000],
+                                           image_every=max(1, trainer_config.n_epochs // 20),
+                                           ref_transform=lambda x: dynamic_binarize(x, generator=torch.Generator().manual_seed(0))))
     trainer = Trainer(model, trainer_config, callbacks=callbacks, batch_transform=dynamic_binarize,
                       run_dir=run_dir, extra_config={"preset": preset_name, "n_train": len(x_train)})
     start = time.perf_counter()

@@ -36,3 +36,9 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
         test = saved["runs"]["smoke"]["nll"][name]["test"]
         assert test["k"] == 4 and test["nll"] > 0 and test["nll"] <= -test["elbo"] + 5
     assert result["nll"]["default"]["epochs_trained"] == 1
+    # the NLL runs log to TensorBoard in their run folders
+    from pathlib import Path
+
+    for name in ("default", "best"):
+        events = list((Path(result["nll"][name]["run_dir"]) / "tensorboard").glob("events.out.tfevents.*"))
+        assert events and events[0].stat().st_size > 0

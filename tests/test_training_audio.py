@@ -83,10 +83,12 @@ def test_shapes_of_both_models_over_transforms(toy_root, model, transform):
 def test_training_lowers_the_loss_and_reuses_the_checkpoint(toy_root, tmp_path):
     config = tiny_config(toy_root, "frame", "stft", trainer=TrainerConfig(n_epochs=4, batch_size=32, lr=3e-3,
                                                                          progress=False))
+    config = dataclasses.replace(config, tensorboard=True)
     run = train_audio_vae(config)
     losses = [h["train_loss"] for h in run.history]
     assert not run.reused and run.epochs == 4 and losses[-1] < losses[0]
     assert (run.run_dir / "done.json").is_file() and (run.run_dir / "transform.pt").is_file()
+    assert list((run.run_dir / "tensorboard").glob("events.out.tfevents.*"))
 
     again = train_audio_vae(config)
     assert again.reused and again.run_dir == run.run_dir
@@ -116,6 +118,7 @@ def test_audio_presets_build_every_model_and_reject_unknown_names():
             x = torch.randn(2, *config.vae.x_shape)
             assert vae(x)["elbo"].shape == (2,)
     assert audio_preset("note", "stft", decoder="frames").trainer.n_epochs != audio_preset("note", "stft", decoder="conv").trainer.n_epochs
+    assert audio_preset("frame", "stft").tensorboard and not audio_preset("frame", "stft", smoke=True).tensorboard
     for kw, name in (({"decoder": "lstm", "model": "note"}, "decoder"), ({"model": "clip"}, "model"),
                      ({"transform": "mfcc"}, "transform")):
         with pytest.raises(ValueError, match=name):

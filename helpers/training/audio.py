@@ -463,7 +463,7 @@ def audio_preset(model: str = "frame", transform: str = "stft", likelihood: str 
     else:
         raise ValueError(f"model={model!r}: expected one of {MODEL_KINDS}")
     config = AudioExperimentConfig(name=f"audio-{model}-{transform}-{likelihood}", model=model, transform=tcfg,
-                                   vae=vae, trainer=trainer, **extra)
+                                   vae=vae, trainer=trainer, tensorboard=not smoke, **extra)
     if smoke:
         small = dict(hidden=(64,)) if model == "frame" else dict(conv_channels=(4, 8, 8, 8), conv_hidden=32,
                                                                    hidden=(32,))
