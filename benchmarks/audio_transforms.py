@@ -125,28 +125,29 @@ def reconstruct(transform, notes, n_iter, init, batch_size):
 # ----------------------------------------------------------------------------- sections
 
 
+def scored_run(transform, notes, init, n_iter, batch_size, own_key) -> dict:
+    """One phase reconstruction of ``notes``: its time per second of audio, its spectral
+    convergence in the transform's own domain (under ``own_key``) and in the common STFT."""
+    y, seconds, own = reconstruct(transform, notes, n_iter, init, batch_size)
+    audio_s = notes.shape[0] * notes.shape[-1] / SR
+    return {"init": init, "n_iter": n_iter, "seconds_per_audio_second": round(seconds / audio_s, 4),
+            own_key: summary(own), "stft_domain_sc": summary(stft_spectral_convergence(notes, y, **JUDGE))}
+
+
 def stft_griffin_lim(notes, iters, batch_size) -> dict:
     transform = STFTTransform(STFTConfig())
-    audio_s = notes.shape[0] * notes.shape[-1] / SR
     out = {"config": transform.config.analysis_dict(), "momentum": transform.config.gl_momentum,
            "runs": []}
     for init in ("zeros", "peaks"):
         for n_iter in iters:
-            y, seconds, own = reconstruct(transform, notes, n_iter, init, batch_size)
-            out["runs"].append({
-                "init": init, "n_iter": n_iter,
-                "seconds_per_audio_second": round(seconds / audio_s, 4),
-                "spectral_convergence": summary(own),
-                "stft_domain_sc": summary(stft_spectral_convergence(notes, y, **JUDGE))})
-            log(f"stft griffin-lim {init} x {n_iter}: {out['runs'][-1]['spectral_convergence']['mean']}"
-                f" ({seconds:.0f} s)")
+            out["runs"].append(scored_run(transform, notes, init, n_iter, batch_size, "spectral_convergence"))
+            log(f"stft griffin-lim {init} x {n_iter}: {out['runs'][-1]['spectral_convergence']['mean']}")
     return out
 
 
 def nsgt_phase(notes, bins_list, iters, batch_size) -> dict:
     """Zero phase vs phase-vocoder start at every bins-per-octave setting after the most
     iterations; the default setting also after the fewest."""
-    audio_s = notes.shape[0] * notes.shape[-1] / SR
     out = {"judged_in": dict(JUDGE, window="hann"), "configs": []}
     default_bins = NSGTConfig().bins_per_octave
     for bins in bins_list:
@@ -159,14 +160,8 @@ def nsgt_phase(notes, bins_list, iters, batch_size) -> dict:
                  "shape": list(transform.output_shape(notes.shape[-1])),
                  "frame_condition": round(transform.nsgt.condition, 2), "runs": []}
         for init, n_iter in runs:
-            y, seconds, own = reconstruct(transform, notes, n_iter, init, batch_size)
-            entry["runs"].append({
-                "init": init, "n_iter": n_iter,
-                "seconds_per_audio_second": round(seconds / audio_s, 4),
-                "nsgt_domain_sc": summary(own),
-                "stft_domain_sc": summary(stft_spectral_convergence(notes, y, **JUDGE))})
-            log(f"nsgt phase {bins} bins/octave, {init} x {n_iter}: "
-                f"{entry['runs'][-1]['stft_domain_sc']['mean']} ({seconds:.0f} s)")
+            entry["runs"].append(scored_run(transform, notes, init, n_iter, batch_size, "nsgt_domain_sc"))
+            log(f"nsgt phase {bins} bins/octave, {init} x {n_iter}: {entry['runs'][-1]['stft_domain_sc']['mean']}")
         out["configs"].append(entry)
     return out
 
