@@ -128,15 +128,14 @@ class VAE(nn.Module):
             enc = MLPEncoder(config.x_shape, config.z_dim, config.hidden, config.activation)
             dec = MLPDecoder(config.x_shape, config.z_dim, dist.n_params,
                              tuple(reversed(config.hidden)), config.activation)
-        elif config.architecture == "conv":
+        elif config.architecture in ("conv", "conv_frames"):
             kw = dict(channels=config.conv_channels, hidden=config.conv_hidden,
                       n_res_blocks=config.n_res_blocks, act=config.activation)
             enc = ConvEncoder(config.x_shape, config.z_dim, **kw)
-            dec = ConvDecoder(config.x_shape, config.z_dim, dist.n_params, **kw)
-        elif config.architecture == "conv_frames":
-            enc = ConvEncoder(config.x_shape, config.z_dim, channels=config.conv_channels,
-                              hidden=config.conv_hidden, n_res_blocks=config.n_res_blocks, act=config.activation)
-            dec = FrameDecoder(config.x_shape, config.z_dim, dist.n_params, config.hidden, act=config.activation)
+            if config.architecture == "conv":
+                dec = ConvDecoder(config.x_shape, config.z_dim, dist.n_params, **kw)
+            else:
+                dec = FrameDecoder(config.x_shape, config.z_dim, dist.n_params, config.hidden, act=config.activation)
         else:
             raise ValueError(f"architecture={config.architecture!r}: expected one of {ARCHITECTURES}")
         return cls(enc, dec, dist, config.z_dim, config.x_shape, config.beta, config)

@@ -427,9 +427,9 @@ def audio_preset(model: str = "frame", transform: str = "stft", likelihood: str 
     The note model's ``decoder``: "frames" (default), a
     :class:`~helpers.models.networks.FrameDecoder` that draws each spectrum column with an MLP
     of z and the column's position, or "conv", the mirror image of the encoder (transposed 2-D
-    convolutions from a coarse grid). Measured here, the frame decoder trains three to four times
-    faster per epoch and, in the same minutes, reconstructs the held-out notes better (SC 0.62
-    against 0.72 on the NSGT after 35 epochs) and keeps their pitch more often.
+    convolutions from a coarse grid). Measured here on two threads, the frame decoder's epochs are
+    1.7 (NSGT) to 2.1 (STFT) times faster, and after the same 35 epochs on the NSGT it
+    reconstructs the held-out notes better (SC 0.62 against 0.72) and keeps their pitch more often.
 
     ``smoke=True``: 2 notes per instrument, one epoch, tiny networks (seconds). ``changes``
     override top-level fields of the config.
