@@ -19,8 +19,9 @@ latent and display sit above and only call down; nothing in the core imports dis
 import os as _os
 
 # Large CPU tensors (spectrogram batches, NSGT coefficients) are backed by transparent huge
-# pages: a fresh 64 MB tensor then costs 32 page faults instead of 16,000, which made the NSGT
-# forward + backward of a batch about 25% faster. PyTorch reads this variable at its first
+# pages: a fresh 64 MB tensor then costs 32 page faults instead of 16,000. Measured on a 2-core
+# CPU, the NSGT forward + backward of 64 one-second notes at 24 bins per octave went from
+# 0.049 s to 0.036 s. PyTorch reads this variable at its first
 # large allocation, so it only takes effect when ``helpers`` is imported before tensors are
 # made; set THP_MEM_ALLOC_ENABLE=0 in the environment to opt out.
 _os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")

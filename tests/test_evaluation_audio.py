@@ -151,6 +151,15 @@ def test_recognisability_of_a_trained_model(tiny_run):
     assert all(0.0 <= v <= 1.0 for v in out.values())
     assert probe.accuracy(data.magnitudes("train"), train["instrument"]) == 1.0
     assert out["pitch_acc_original"] == 1.0  # the toy notes are clean harmonic tones
+    # the per-note table behind the summary
+    from helpers.evaluation.audio import note_recognition
+
+    table = note_recognition(run.model, data.magnitudes("val"), probe)
+    assert len(table) == len(val) and set(table["heard_as"]) <= set(train["instrument"])
+    assert table["pitch_kept"].mean() == pytest.approx(out["pitch_agreement"])
+    assert (table["heard_as"].to_numpy() == val["instrument"].to_numpy()).mean() == pytest.approx(out["instrument_acc_recon"])
+    assert ((table["pitch_original"] - val["pitch"]).abs() <= 0.5).all()
+    assert (table["sc"] >= 0).all()
 
 
 def test_path_smoothness_tells_a_crossfade_from_a_cut():

@@ -77,9 +77,10 @@ class TrainerConfig(Config):
             learned-variance Gaussian, whose gradients can spike.
         seed: seeds Python, NumPy and torch at the start of a fresh fit, and the shuffling.
         device: "auto" (CUDA, then MPS, then CPU) or an explicit device string.
-        precision: "fp32", "bf16" (autocast of the forward pass: about twice as fast where the
-            hardware multiplies bfloat16 natively; the loss terms stay in fp32, and on MNIST the
-            test NLL is unchanged), or "auto" (bf16 where :func:`has_fast_bf16`, else fp32).
+        precision: "fp32", "bf16" (autocast of the forward pass: 1.6 times as fast as fp32 for
+            the 784-400-20 MNIST VAE on a 2-core CPU that multiplies bfloat16 natively, with the
+            same training loss to within 0.2%; the loss terms stay in fp32), or "auto" (bf16
+            where :func:`has_fast_bf16`, else fp32).
             fp32 by default: exact and the same on every machine.
         eval_batch_size: batch size for validation/evaluation (no gradients: larger is faster).
         checkpoint_every: write ``checkpoints/last.pt`` every this many epochs (and at the
