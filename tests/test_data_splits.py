@@ -54,3 +54,20 @@ def test_bad_fraction_and_singletons():
     kept, held = stratified_split(["a", "b", "b"], fraction=0.5)
     assert list(held) == [1] or list(held) == [2]
     assert 0 in kept  # a group of one stays on the training side
+
+
+def test_middle_notes_picks_the_median_pitch_of_each_instrument_whatever_the_row_order():
+    from helpers.data.splits import middle_notes
+
+    rows = [{"path": f"{name}-{p}-{d}.wav", "instrument": name, "pitch": p, "dynamics": d}
+            for name, pitches in (("Violin", range(55, 70)), ("Flute", range(60, 67)))
+            for p in pitches for d in ("pp", "mf")]
+    table = pd.DataFrame(rows)
+    picks = middle_notes(table, dynamics="mf")
+    assert [table.loc[i, "instrument"] for i in picks] == ["Flute", "Violin"]
+    assert [table.loc[i, "pitch"] for i in picks] == [63, 62]
+    assert all(table.loc[i, "dynamics"] == "mf" for i in picks)
+    shuffled = table.sample(frac=1.0, random_state=3)
+    assert middle_notes(shuffled, dynamics="mf") == picks  # same labels, any order
+    with pytest.raises(KeyError, match="Oboe"):
+        middle_notes(table, groups=["Oboe"])

@@ -117,3 +117,28 @@ def note_table(root, splits: str | Sequence[str] | None = None,
             parts.append(group.iloc[take])
         table = pd.concat(parts).sort_values(["split", "instrument", "path"], kind="stable")
     return table.reset_index(drop=True)
+
+
+def middle_notes(table: pd.DataFrame, by: str = "instrument", dynamics: str | None = None,
+                 groups: Sequence[str] | None = None) -> list:
+    """One row label per group (per instrument by default): the note nearest the median pitch
+    of the group, ties broken by path, so that the choice never depends on the row order.
+
+    ``dynamics`` keeps only notes of that dynamics (e.g. "mf") when the group has any;
+    ``groups`` fixes which groups and in which order (default: sorted names). A group named
+    in ``groups`` that has no note raises ``KeyError`` naming it.
+    """
+    if by not in table or "pitch" not in table:
+        raise KeyError(f"middle_notes needs the columns {by!r} and 'pitch'; got {list(table.columns)}")
+    names = sorted(table[by].unique()) if groups is None else list(groups)
+    picks = []
+    for name in names:
+        rows = table[table[by] == name]
+        if rows.empty:
+            raise KeyError(f"no note with {by} == {name!r}")
+        if dynamics is not None and (rows["dynamics"] == dynamics).any():
+            rows = rows[rows["dynamics"] == dynamics]
+        distance = (rows["pitch"] - rows["pitch"].median()).abs()
+        order = pd.DataFrame({"d": distance, "path": rows["path"] if "path" in rows else rows.index.astype(str)})
+        picks.append(order.sort_values(["d", "path"], kind="stable").index[0])
+    return picks
