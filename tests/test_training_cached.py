@@ -7,7 +7,7 @@ import torch
 
 from helpers.models import VAEConfig
 from helpers.training import Callback, TrainerConfig
-from helpers.training.cached import cached_fit, run_key, tensor_fingerprint
+from helpers.training.cached import cached_fit, fit_key, tensor_fingerprint
 from helpers.training.learning_curve import LearningCurve
 
 X_SHAPE = (8, 8)
@@ -34,14 +34,14 @@ def test_fingerprint_follows_content_not_identity():
     assert tensor_fingerprint(x[:40]) != tensor_fingerprint(x)
 
 
-def test_run_key_ignores_cosmetic_fields_only():
+def test_fit_key_ignores_cosmetic_fields_only():
     x = tiny_data()
-    a = run_key(MODEL, trainer_config(), x)
-    assert a == run_key(MODEL, trainer_config(progress=True, name="other", run_root="/elsewhere"), x)
-    assert a != run_key(MODEL, trainer_config(lr=2e-3), x)
-    assert a != run_key(MODEL.replace(z_dim=3), trainer_config(), x)
-    assert a != run_key(MODEL, trainer_config(), x, warmup_epochs=1)
-    assert a != run_key(MODEL, trainer_config(), x, minutes=1.0)
+    a = fit_key(MODEL, trainer_config(), x)
+    assert a == fit_key(MODEL, trainer_config(progress=True, name="other", run_root="/elsewhere"), x)
+    assert a != fit_key(MODEL, trainer_config(lr=2e-3), x)
+    assert a != fit_key(MODEL.replace(z_dim=3), trainer_config(), x)
+    assert a != fit_key(MODEL, trainer_config(), x, warmup_epochs=1)
+    assert a != fit_key(MODEL, trainer_config(), x, minutes=1.0)
 
 
 def test_second_call_reloads_the_same_model_without_training(tmp_path):

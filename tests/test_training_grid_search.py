@@ -62,17 +62,61 @@ def test_objective_errors_stop_the_search_unless_caught(tmp_path):
 
 
 def test_vae_objective_trains_and_reports_the_table_columns(tmp_path):
-    from helpers.evaluation import vae_objective
+    from helpers.evaluation.likelihood import evaluate_model
     from helpers.models import VAEConfig
+    from helpers.training.grid_search import vae_objective
     from helpers.training import TrainerConfig
 
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(64, 6, 6, generator=g) > 0.5).float()
     objective = vae_objective(x, x[:16], VAEConfig(x_shape=(6, 6), hidden=(8, 8)),
-                              TrainerConfig(n_epochs=1, batch_size=32), k=3, warmup_epochs=1)
+                              TrainerConfig(n_epochs=1, batch_size=32), evaluate=evaluate_model, k=3, warmup_epochs=1)
     table = grid_search(objective, {"z_dim": [2, 3], "width": [4], "beta": [1.0, 2.0]}, metric="test_nll",
                         run_dir=tmp_path / "vae")
     assert len(table) == 4
     assert {"test_elbo", "test_nll", "test_kl", "active_units", "time_s"} <= set(table.columns)
     assert (table["test_nll"] <= -table["test_elbo"] + 2.0).all()
     assert len(list((tmp_path / "vae" / "trials").glob("trial-*/checkpoints/last.pt"))) == 4
+
+
+def test_grid_folder_is_keyed_on_the_base_config_and_the_data_not_the_grid_alone(tmp_path, monkeypatch):
+    from helpers.evaluation.likelihood import evaluate_model
+    from helpers.models import VAEConfig
+    from helpers.training import TrainerConfig
+    from helpers.training.grid_search import default_grid_dir, vae_objective
+
+    x = (torch.rand(32, 6, 6, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    base, trainer = VAEConfig(x_shape=(6, 6), hidden=(8,)), TrainerConfig(n_epochs=1, batch_size=16)
+    grid = {"z_dim": [2, 3]}
+
+    def folder(model=base, tr=trainer, data=x):
+        key = vae_objective(data, data[:8], model, tr, evaluate=evaluate_model, k=2).store_key
+        return default_grid_dir("g", grid, tmp_path, key=key)
+
+    same = folder()
+    assert folder(tr=trainer.replace(progress=True)) == same  # cosmetic
+    assert folder(model=base.replace(beta=2.0)) != same
+    assert folder(tr=trainer.replace(lr=5e-4)) != same
+    changed = x.clone()
+    changed[0, 0, 0] = 1 - changed[0, 0, 0]
+    assert folder(data=changed) != same
+    # grid_search takes the objective's key when none is given: same search reloads, new base retrains
+    monkeypatch.setenv("NOVELTY_RUNS_DIR", str(tmp_path))
+    calls = []
+
+    def counting(model):
+        objective = vae_objective(x, x[:8], model, trainer, evaluate=evaluate_model, k=2)
+
+        def run(params, trial_dir):
+            calls.append(params)
+            return objective(params, trial_dir)
+
+        run.store_key = objective.store_key
+        return run
+
+    grid_search(counting(base), grid, metric="test_nll", name="g")
+    assert (same / "results.csv").is_file() and len(calls) == 2
+    grid_search(counting(base), grid, metric="test_nll", name="g")
+    assert len(calls) == 2  # reloaded
+    grid_search(counting(base.replace(beta=2.0)), grid, metric="test_nll", name="g")
+    assert len(calls) == 4  # a new base config is a new search

@@ -9,10 +9,9 @@ from .latent import (
     project_latent,
     reconstructions,
 )
-from .grid import vae_objective
 from .likelihood import elbo_terms, iwae_log_likelihood, evaluate_model
 
 __all__ = [
     "active_units", "decode_manifold_grid", "elbo_terms", "encode_dataset", "iwae_log_likelihood",
-    "manifold_grid_z", "prior_samples", "project_latent", "reconstructions", "evaluate_model", "vae_objective",
+    "manifold_grid_z", "prior_samples", "project_latent", "reconstructions", "evaluate_model",
 ]

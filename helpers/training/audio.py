@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,15 +35,12 @@ from helpers.models.vae import VAEConfig, build_model
 
 from .callbacks import BetaWarmup, TensorBoardLogger, TimeBudget
 from .checkpoint import load_checkpoint, save_json
-from .run import config_hash, new_run_dir, runs_root
 from .seed import seed_everything
+from .store import COSMETIC_FIELDS, DONE_FILE, RunStore, files_fingerprint, fit_or_load, run_key
 from .trainer import Trainer, TrainerConfig
 
 EXPERIMENT_FILE = "experiment.json"
 TRANSFORM_FILE = "transform.pt"
-DONE_FILE = "done.json"
-#: trainer fields that do not change what is learned: left out of the reuse key
-COSMETIC_TRAINER_FIELDS = ("progress", "run_root", "device", "eval_batch_size", "nan_check_every")
 
 
 @dataclass
@@ -146,9 +142,9 @@ class AudioExperimentConfig(Config):
     def reuse_key(self) -> dict[str, Any]:
         """The resolved config without the fields that do not change the trained model."""
         d = self.resolve().to_dict()
-        for k in COSMETIC_TRAINER_FIELDS:
+        for k in COSMETIC_FIELDS:
             d["trainer"].pop(k, None)
-        d.pop("tensorboard", None)
+            d.pop(k, None)
         return d
 
 
@@ -299,30 +295,45 @@ class AudioRun:
                 "run": self.run_dir.name}
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+def audio_data_fingerprint(config: AudioExperimentConfig, progress: bool = False) -> dict[str, str | None]:
+    """Fingerprints of the sound files an experiment reads (names and bytes, see
+    :func:`~helpers.training.store.files_fingerprint`), with the tree's ``metadata.csv``: the
+    default rendered set is fetched first if missing."""
+    from helpers.data.sol import list_audio_files
+
+    roots = {"data_root": config.data_root, "unseen_root": getattr(config, "unseen_root", None)}
+    if roots["data_root"] is None:
+        from helpers.data.instruments import fetch_instruments
+
+        roots["data_root"] = str(fetch_instruments(progress=progress))
+    out: dict[str, str | None] = {}
+    for name, root in roots.items():
+        if root is None:
+            out[name] = None
+            continue
+        files = list(list_audio_files(root))
+        if (Path(root) / "metadata.csv").is_file():
+            files.append(Path(root) / "metadata.csv")
+        out[name] = files_fingerprint(files, root, progress=progress)
+    return out
+
+
+def audio_run_key(config: AudioExperimentConfig, progress: bool = False) -> dict:
+    """The store key of an audio VAE run: the resolved experiment (cosmetic fields dropped),
+    the fingerprint of the files it reads and the transform's identity."""
+    config = config.resolve()
+    return run_key({"experiment": config}, audio_data_fingerprint(config, progress),
+                   transform={"kind": config.transform.kind, **config.transform.to_dict()})
 
 
 def find_run(config: AudioExperimentConfig, run_root: str | Path | None = None,
              finished: bool = True) -> Path | None:
-    """The newest run folder of ``config`` (same :meth:`~AudioExperimentConfig.reuse_key`) that
-    finished training (``finished=True``) or that has a checkpoint to resume from."""
-    key = config.reuse_key()
-    base = runs_root(run_root)
-    if not base.is_dir():
-        return None
-    found = []
-    for d in base.glob(f"{config.name}-{config_hash(key)}-*"):
-        saved = _read_json(d / EXPERIMENT_FILE)
-        if saved is None or saved.get("key") != key:
-            continue
-        done = (d / DONE_FILE).is_file()
-        if (finished and done) or (not finished and not done and (d / "checkpoints" / "last.pt").is_file()):
-            found.append(d)
-    return max(found, key=lambda d: d.stat().st_mtime, default=None)
+    """The run folder of ``config`` when it finished training (``finished=True``) or holds a
+    checkpoint to resume from (``finished=False``), else None."""
+    run = RunStore(run_root).open(config.name, audio_run_key(config))
+    if finished:
+        return run.dir if run.status == "done" else None
+    return run.dir if run.status == "partial" else None
 
 
 def load_audio_run(run_dir: str | Path, device: str | torch.device = "cpu") -> AudioRun:
@@ -343,15 +354,23 @@ def load_audio_run(run_dir: str | Path, device: str | torch.device = "cpu") -> A
                     int(ckpt.get("epoch", 0)), reused=True)
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def train_audio_vae(config: AudioExperimentConfig, run_root: str | Path | None = None, reuse: bool = True,
                     data: AudioData | None = None, progress: bool | None = None) -> AudioRun:
-    """Train the audio VAE of ``config``, or load the finished run of the same config.
+    """Train the audio VAE of ``config``, or load the finished run of the same key.
 
     Args:
         config: the experiment (resolved here: ``vae.x_shape`` follows the data).
         run_root: folder of run folders; default ``$NOVELTY_RUNS_DIR`` or ``./runs``.
-        reuse: load a finished run of the same config instead of training (and resume an
-            interrupted one from its last checkpoint); False always trains a new run.
+        reuse: load the finished run of the same key (:func:`audio_run_key`: the config, the
+            bytes of the sound files, the transform) instead of training, and resume an
+            interrupted one from its last checkpoint; False trains again in the same folder.
         data: prepared notes (:func:`prepare_audio_data`) to share between runs that read the
             same data; must match the config's data fields.
         progress: progress bars (default: the trainer config's ``progress``).
@@ -359,19 +378,15 @@ def train_audio_vae(config: AudioExperimentConfig, run_root: str | Path | None =
     config = config.resolve()
     if progress is not None:
         config = dataclasses.replace(config, trainer=config.trainer.replace(progress=progress))
-    key = config.reuse_key()
-    if reuse:
-        done = find_run(config, run_root)
-        if done is not None:
-            return load_audio_run(done)
+    run = RunStore(run_root).open(config.name, audio_run_key(config, progress=config.trainer.progress))
+    if reuse and run.status == "done":
+        return load_audio_run(run.dir)
     if data is None:
         data = prepare_audio_data(config, progress=config.trainer.progress)
     elif data_key(data.config) != data_key(config):
         raise ValueError("the prepared data were made for other data options than this config's")
-    resume_dir = find_run(config, run_root, finished=False) if reuse else None
-    run_dir = resume_dir or new_run_dir(config.name, key, run_root)
-    save_json({"config": config.to_dict(), "key": key}, run_dir / EXPERIMENT_FILE)
-    torch.save(data.transform.state_dict(), run_dir / TRANSFORM_FILE)
+    save_json({"config": config.to_dict(), "key": config.reuse_key()}, run.dir / EXPERIMENT_FILE)
+    torch.save(data.transform.state_dict(), run.dir / TRANSFORM_FILE)
 
     seed_everything(config.trainer.seed)  # the same initial weights for the same config
     vae = build_model(config.vae)
@@ -382,24 +397,13 @@ def train_audio_vae(config: AudioExperimentConfig, run_root: str | Path | None =
         callbacks.append(TimeBudget(config.time_budget_min))
     if config.tensorboard:
         callbacks.append(TensorBoardLogger(every_n_steps=0))
-    trainer = Trainer(vae, config.trainer, callbacks, run_dir=run_dir,
-                      extra_config={"audio_experiment": config.to_dict()})
-    previous = 0.0
-    if resume_dir is not None:
-        restored = load_checkpoint(resume_dir / "checkpoints" / "last.pt").get("metrics", [])
-        previous = sum(float(h.get("time_s", 0.0)) for h in restored)
-    start = time.perf_counter()
-    history = trainer.fit(data.examples("train"), data.examples("val") if len(data.x["val"]) else None,
-                          resume=resume_dir is not None)
-    seconds = time.perf_counter() - start
-    if trainer.epoch < config.trainer.n_epochs:  # stopped by the time budget: keep its last state
-        trainer.save_checkpoint()
-    save_json({"train_seconds": seconds + previous, "epochs": trainer.epoch,
-               "stopped_early": trainer.epoch < config.trainer.n_epochs,
-               "last": history[-1] if history else {}}, run_dir / DONE_FILE)
+    trainer = Trainer(vae, config.trainer, callbacks, run_dir=run.dir,
+                      extra_config={"audio_experiment": config.to_dict(), "run_key": run.key})
+    result = fit_or_load(run, trainer, data.examples("train"),
+                         data.examples("val") if len(data.x["val"]) else None, retrain=not reuse)
     vae.to("cpu").eval()
     model = AudioVAE(vae, data.transform, config.model, config.n_samples, config.time_pool)
-    return AudioRun(config, model, run_dir, history, seconds + previous, trainer.epoch, reused=False)
+    return AudioRun(config, model, run.dir, result.history, result.train_seconds, result.epochs, reused=False)
 
 
 # --------------------------------------------------------------------------- presets
