@@ -471,6 +471,29 @@ def _dbfs(peak: float) -> float:
     return float(20 * np.log10(max(peak, 1e-12)))
 
 
+def log_spectrum(x: np.ndarray, n_fft: int = 2048, floor_db: float = -80.0) -> np.ndarray:
+    """Level-free log power spectrum of a note (dB): Welch average over Hann frames, normalised to sum 1.
+
+    Velocity-only changes of level give the same curve; values below ``floor_db`` of the peak are floored.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    hop = n_fft // 4
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
+    power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(axis=0)
+    db = 10 * np.log10(power / max(power.sum(), 1e-30) + 1e-30)
+    return np.maximum(db, db.max() + floor_db)
+
+
+def log_spectral_distance(x: np.ndarray, y: np.ndarray, n_fft: int = 2048, floor_db: float = -80.0) -> float:
+    """RMS difference in dB of the level-free log spectra of two notes.
+
+    The rms log spectral measure of Gray & Markel (1976), "Distance measures for speech processing".
+    """
+    return float(np.sqrt(np.mean((log_spectrum(x, n_fft, floor_db) - log_spectrum(y, n_fft, floor_db)) ** 2)))
+
+
 # --------------------------------------------------------------------------- the set
 
 MARKER = "dataset.json"
