@@ -341,9 +341,31 @@ needs_soundfont = pytest.mark.skipif(SOUNDFONT is None, reason="SoundFont not fe
 needs_all = pytest.mark.skipif(None in REAL.values(), reason="SoundFonts not fetched (make data)")
 
 
+_LOADED: dict = {}
+
+
+def loaded_renderer(soundfont, config=None):
+    """A NoteRenderer per SoundFont and synthesis settings, loaded once per test session.
+
+    MuseScore General takes seconds to load (its samples are Ogg-compressed); reuse also checks
+    that a note does not depend on the notes rendered before it.
+    """
+    config = config or ins.InstrumentSetConfig()
+    key = (str(soundfont), config.render_rate, config.sample_rate, config.duration, config.hold, config.fade_out,
+           config.bank)
+    if key not in _LOADED:
+        _LOADED[key] = ins.NoteRenderer(soundfont, config)
+    return _LOADED[key]
+
+
+@pytest.fixture
+def reuse_renderers(monkeypatch):
+    monkeypatch.setattr(ins, "NoteRenderer", loaded_renderer)
+
+
 @pytest.fixture(scope="module")
 def renderer():
-    return ins.NoteRenderer(SOUNDFONT)
+    return loaded_renderer(SOUNDFONT)
 
 
 @pytest.mark.data
@@ -361,20 +383,27 @@ def test_real_notes_state_independent(renderer):
 @pytest.mark.data
 @needs_all
 def test_real_soundfonts_have_every_preset_and_differ_in_timbre():
+    config = ins.InstrumentSetConfig(instruments=("Contrabass", "Flute", "Cello"))
     notes = {}
     for sid, path in REAL.items():
-        renderer = ins.NoteRenderer(path)
+        renderer = loaded_renderer(path)
         assert all(renderer.preset_name(i.program) for i in ins.INSTRUMENTS.values()), sid
-        notes[sid] = {vel: renderer.render(42, 48, vel)[0] for vel in (40, 120)}  # cello C3, pp and ff
-    across = [ins.log_spectral_distance(notes[a][120], notes[b][120])
-              for a, b in (("musescore", "timgm6mb"), ("musescore", "csoundgm"), ("timgm6mb", "csoundgm"))]
-    within = [ins.log_spectral_distance(notes[sid][40], notes[sid][120]) for sid in REAL]
-    assert min(across) > 2 * max(within)
+        for name in config.instruments:
+            i = ins.INSTRUMENTS[name]
+            middle = i.pitches()[len(i.pitches()) // 2]
+            for dyn, vel in config.dynamics.items():
+                notes[sid, name, dyn] = renderer.render(i.program, middle, vel)[0]
+    timbre = ins.timbre_distances(notes, config)
+    assert set(timbre["soundfonts"]) == {"musescore/timgm6mb", "musescore/csoundgm", "timgm6mb/csoundgm"}
+    within = max(d for part in timbre["dynamics"].values() for d in part.values())
+    assert all(timbre["soundfonts"][pair]["Flute"] > 2 * within for pair in timbre["soundfonts"])
+    assert timbre["soundfonts"]["musescore/csoundgm"]["Cello"] > 2 * within
+    assert timbre["soundfonts"]["timgm6mb/csoundgm"]["Contrabass"] < 0.1  # both banks hold the same samples
 
 
 @pytest.mark.data
 @needs_all
-def test_real_render_tiny_subset_deterministic(tmp_path):
+def test_real_render_tiny_subset_deterministic(tmp_path, reuse_renderers):
     config = ins.InstrumentSetConfig(instruments=("Violin",), step=24, dynamics={"pp": 40, "ff": 120})
     with warnings.catch_warnings():
         warnings.simplefilter("error")

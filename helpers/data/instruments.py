@@ -241,7 +241,6 @@ def fetch_soundfont(root: str | os.PathLike | None = None, source: str = "musesc
     dest_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".fetch.") as tmp_name:
         tmp = Path(tmp_name)
-        os.chmod(tmp, 0o755)  # apt-get download runs as the unprivileged _apt user where it can
         if src.debian_package:
             _fetch_debian(src, dest_dir, tmp)
         else:
@@ -494,6 +493,40 @@ def log_spectral_distance(x: np.ndarray, y: np.ndarray, n_fft: int = 2048, floor
     return float(np.sqrt(np.mean((log_spectrum(x, n_fft, floor_db) - log_spectrum(y, n_fft, floor_db)) ** 2)))
 
 
+def _middle(values: Sequence):
+    return values[len(values) // 2]
+
+
+def timbre_distances(notes: Mapping[tuple[str, str, str], np.ndarray], config: InstrumentSetConfig) -> dict:
+    """How far apart the timbres of the set are, in dB of :func:`log_spectral_distance`.
+
+    ``notes`` maps ``(soundfont, instrument, dynamics)`` to one note each (the set keeps the
+    middle pitch of each instrument's range). Returns ``{"soundfonts": {"a/b": {instrument:
+    dB}}, "dynamics": {soundfont: {instrument: dB}}}``: the same note (middle dynamics) from
+    two SoundFonts, and the softest against the loudest dynamics of one SoundFont. A
+    distance near 0 between two SoundFonts means they play that instrument from the same
+    samples: those notes are no new timbre.
+    """
+    marks = list(config.dynamics)
+    mid, soft, loud = _middle(marks), marks[0], marks[-1]
+    ids = [s for s in config.soundfonts if any(key[0] == s for key in notes)]
+    pairs = {}
+    for k, a in enumerate(ids):
+        for b in ids[k + 1:]:
+            pairs[f"{a}/{b}"] = {
+                name: round(log_spectral_distance(notes[a, name, mid], notes[b, name, mid]), 2)
+                for name in config.instruments if (a, name, mid) in notes and (b, name, mid) in notes
+            }
+    dynamics = {
+        sid: {
+            name: round(log_spectral_distance(notes[sid, name, soft], notes[sid, name, loud]), 2)
+            for name in config.instruments if (sid, name, soft) in notes and (sid, name, loud) in notes
+        }
+        for sid in ids
+    }
+    return {"soundfonts": pairs, "dynamics": dynamics}
+
+
 # --------------------------------------------------------------------------- the set
 
 MARKER = "dataset.json"
@@ -574,7 +607,7 @@ def render_instrument_set(
 
     for stale in [*dest.parent.glob(f".{dest.name}.*.part"), *dest.parent.glob(f".{dest.name}.*.old")]:
         shutil.rmtree(stale, ignore_errors=True)  # left by a render that was killed outright
-    rows, silent = [], []
+    rows, silent, probes = [], [], {}
     with atomic_dir(dest) as tmp:
         # Pass 2: render again (same bytes: every note starts from silence), scale, write.
         for sid, renderer, plan in parts:
@@ -585,6 +618,8 @@ def render_instrument_set(
                 if not sounded or np.abs(x).max() < floor:
                     silent.append(note.relpath)
                     continue
+                if note.pitch == _middle(note.instrument.pitches(config.step)):
+                    probes[sid, note.instrument.name, note.dynamics] = x
                 path = tmp / note.relpath
                 path.parent.mkdir(parents=True, exist_ok=True)
                 pcm = _to_pcm16(x)
@@ -615,6 +650,7 @@ def render_instrument_set(
                 for (split, name), count in metadata.groupby(["split", "instrument"], sort=False).size().items()
             },
             "silent_notes": silent,
+            "timbre_distance_db": timbre_distances(probes, config),
             "render_seconds": round(time.perf_counter() - start, 1),
             "versions": {"python": platform.python_version(), "numpy": np.__version__},
         }
