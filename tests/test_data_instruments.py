@@ -122,6 +122,10 @@ def test_render_writes_set_with_one_gain_per_soundfont(fake, tmp_path):
         assert part["loudest_note_dbfs"] == pytest.approx(-1.0, abs=0.01) and part["quietest_note_dbfs"] < -1.0
         gains.add(round(part["gain"], 6))
     assert len(gains) == 3  # each SoundFont's own level
+    timbre = marker["timbre_distance_db"]
+    assert set(timbre["soundfonts"]) == {"musescore/timgm6mb", "musescore/csoundgm", "timgm6mb/csoundgm"}
+    assert all(d > 1.0 for pair in timbre["soundfonts"].values() for d in pair.values())  # other harmonics
+    assert all(d < 0.01 for part in timbre["dynamics"].values() for d in part.values())  # velocity: level only
     assert ins.is_complete(dest, config) and not ins.is_complete(dest, ins.InstrumentSetConfig())
     assert ins.is_complete(dest, config, {"timgm6mb": sha256sum(fake["timgm6mb"])})
     assert not ins.is_complete(dest, config, {"timgm6mb": sha256sum(fake["musescore"])})
@@ -252,6 +256,17 @@ def test_missing_source_builds_the_set_from_the_others(fake, tmp_path, monkeypat
     monkeypatch.setattr(ins, "find_soundfont", lambda **kw: (_ for _ in ()).throw(ins.FetchError("offline")))
     with pytest.raises(ins.FetchError, match="no SoundFont could be had"):
         ins.fetch_instruments(root=tmp_path / "other", config=config, progress=False)
+
+
+def test_command_line_soundfont_files(tmp_path, monkeypatch):
+    from helpers.data.__main__ import main
+
+    calls = []
+    monkeypatch.setattr(ins, "fetch_instruments",
+                        lambda root, soundfont=None, force=False: calls.append(soundfont) or root)
+    main(["fetch", "instruments", "--root", str(tmp_path)])
+    main(["fetch", "instruments", "--root", str(tmp_path), "--soundfont", "my.sf2", "--soundfont", "timgm6mb=tim.sf2"])
+    assert calls == [None, {"musescore": "my.sf2", "timgm6mb": "tim.sf2"}]
 
 
 def test_check_finds_silent_clipped_and_unlisted(fake, tmp_path):

