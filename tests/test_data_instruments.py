@@ -76,7 +76,8 @@ def test_names_read_back_by_the_sol_reader():
     for note in ins.note_plan():
         labels = sol.labels_for(note.relpath)
         i = note.instrument
-        assert (labels["split"], labels["family"], labels["instrument"], labels["abbr"]) == (i.split, i.family, i.name, i.abbr)
+        folders = (labels["split"], labels["family"], labels["instrument"], labels["abbr"])
+        assert folders == (i.split, i.family, i.name, i.abbr)
         assert (labels["pitch"], labels["dynamics"], labels["scheme"]) == (note.pitch, note.dynamics, "sol")
     parsed = sol.parse_filename("train/Strings/Violin/ordinario/Vn-ord-A4-ff-musescore-N.wav")
     assert (parsed.abbr, parsed.pitch, parsed.dynamics, parsed.extra) == ("Vn", 69, "ff", ("musescore", "N"))

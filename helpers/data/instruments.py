@@ -561,6 +561,7 @@ METADATA = "metadata.csv"
 METADATA_COLUMNS = ["path", "split", "instrument", "family", "pitch", "pitch_name", "dynamics", "velocity", "program",
                     "soundfont"]
 
+
 def soundfont_files(
     soundfonts: str | os.PathLike | Mapping[str, str | os.PathLike] | None, config: InstrumentSetConfig
 ) -> dict[str, Path]:
@@ -617,6 +618,9 @@ def render_instrument_set(
             "sha256": sha256sum(files[sid]),
             "presets": {name: preset for name, preset in presets.items() if preset is not None},
             "missing_presets": missing,
+            "gain": None,
+            "n_notes": 0,
+            "counts": {},
         }
         if not plan:
             continue
