@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     fetch = sub.add_parser("fetch", help="fetch (and verify) or render the data sets")
     fetch.add_argument("what", nargs="?", default="all", choices=["mnist", "instruments", "all"])
     fetch.add_argument("--root", default=None, help="data folder (default: $NOVELTY_DATA_DIR or data/)")
-    fetch.add_argument("--soundfont", default=None, help="a .sf2/.sf3 file to render the instruments with")
+    fetch.add_argument("--soundfont", action="append", default=None, metavar="[ID=]FILE",
+                       help="a .sf2/.sf3 file to render the instruments with: ID=FILE for SoundFont ID "
+                            "(musescore, timgm6mb, csoundgm), FILE alone for MuseScore General; repeatable")
     fetch.add_argument("--force", action="store_true", help="render the instruments again")
     args = parser.parse_args(argv)
 
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         from .instruments import fetch_instruments
 
         start = time.perf_counter()
-        folder = fetch_instruments(args.root, soundfont=args.soundfont, force=args.force)
+        given = [s.split("=", 1) if "=" in s else ["musescore", s] for s in args.soundfont or []]
+        folder = fetch_instruments(args.root, soundfont=dict(given) or None, force=args.force)
         print(f"Instruments ready in {folder} ({time.perf_counter() - start:.1f} s)", flush=True)
     return 0
 
