@@ -19,7 +19,8 @@ from helpers.data.mnist import read_idx
 
 SMALL = ("kalam", "caveat", "rock-salt")  # print, casual, thick marker; kalam is held out
 SMALL_FONTS = tuple(f for f in L.FONTS if f.name in SMALL)
-SMALL_CONFIG = L.LettersConfig(variants=2, test_fonts=("kalam",))
+SMALL_CONFIG = L.LettersConfig(variants=1, test_fonts=("kalam",))
+TWO_FONTS = tuple(f for f in SMALL_FONTS if f.name in ("kalam", "caveat"))  # for the full fetches
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +113,9 @@ def test_unknown_char_is_reported_missing(font_root):
 
 @pytest.mark.slow
 def test_fetch_letters_splits_shapes_determinism_and_cache(font_root, tmp_path):
-    folder = L.fetch_letters(font_root, progress=False, config=SMALL_CONFIG, fonts=SMALL_FONTS)
+    folder = L.fetch_letters(font_root, progress=False, config=SMALL_CONFIG, fonts=TWO_FONTS)
     marker = json.loads((folder / L.MARKER).read_text())
-    per_class = {"train": 2 * 2 * 2, "test": 1 * 2 * 2}  # fonts x cases x variants
+    per_class = {"train": 1 * 2 * 1, "test": 1 * 2 * 1}  # fonts x cases x variants
     seen = {}
     for split in L.SPLITS:
         x, y = _load(folder, split)
@@ -124,30 +125,26 @@ def test_fetch_letters_splits_shapes_determinism_and_cache(font_root, tmp_path):
         assert marker["counts"][split]["per_class"] == [per_class[split]] * 26
         info = read_idx(folder / f"{split}-info-idx2-ubyte")
         seen[split] = {marker["fonts"][i]["name"] for i in np.unique(info[:, 0])}
-    assert seen["test"] == {"kalam"} and seen["train"] == {"caveat", "rock-salt"}
+    assert seen["test"] == {"kalam"} and seen["train"] == {"caveat"}
     assert {f["name"]: f["split"] for f in marker["fonts"]}["kalam"] == "test"
-    assert all((folder / "licences" / f"{n}.txt").is_file() for n in SMALL)
+    assert all((folder / "licences" / f"{f.name}.txt").is_file() for f in TWO_FONTS)
 
     # the same packages, config and seed give the same bytes, in another folder
     other = tmp_path / "other"
     shutil.copytree(L.letters_dir(font_root) / "fonts", L.letters_dir(other) / "fonts")
     shutil.copytree(L.letters_dir(font_root) / "licences", L.letters_dir(other) / "licences")
-    L.fetch_letters(other, progress=False, config=SMALL_CONFIG, fonts=SMALL_FONTS)
+    L.fetch_letters(other, progress=False, config=SMALL_CONFIG, fonts=TWO_FONTS)
     for name in marker["files"]:
         assert (folder / name).read_bytes() == (L.letters_dir(other) / name).read_bytes(), name
-    # a different seed gives different drawings
-    L.fetch_letters(other, progress=False, config=SMALL_CONFIG.replace(seed=1), fonts=SMALL_FONTS)
-    assert (L.letters_dir(other) / "train-images-idx3-ubyte").read_bytes() != \
-        (folder / "train-images-idx3-ubyte").read_bytes()
 
     # a second fetch re-verifies and rewrites nothing; an altered file is noticed and redrawn
     before = (folder / "train-images-idx3-ubyte").stat().st_mtime_ns
-    L.fetch_letters(font_root, progress=False, config=SMALL_CONFIG, fonts=SMALL_FONTS)
+    L.fetch_letters(font_root, progress=False, config=SMALL_CONFIG, fonts=TWO_FONTS)
     assert (folder / "train-images-idx3-ubyte").stat().st_mtime_ns == before
     good = (folder / "test-images-idx3-ubyte").read_bytes()
     (folder / "test-images-idx3-ubyte").write_bytes(good[:-1] + bytes([good[-1] ^ 0xFF]))
     assert L.read_marker(font_root) is None
-    L.fetch_letters(font_root, progress=False, config=SMALL_CONFIG, fonts=SMALL_FONTS)
+    L.fetch_letters(font_root, progress=False, config=SMALL_CONFIG, fonts=TWO_FONTS)
     assert (folder / "test-images-idx3-ubyte").read_bytes() == good
 
 
@@ -162,8 +159,8 @@ def test_interrupted_render_leaves_nothing_trusted(font_root, tmp_path, monkeypa
     root = tmp_path / "data"
     shutil.copytree(L.letters_dir(font_root) / "fonts", L.letters_dir(root) / "fonts")
     shutil.copytree(L.letters_dir(font_root) / "licences", L.letters_dir(root) / "licences")
-    config = SMALL_CONFIG.replace(variants=1)
-    L.fetch_letters(root, progress=False, config=config, fonts=SMALL_FONTS)
+    config = SMALL_CONFIG
+    L.fetch_letters(root, progress=False, config=config, fonts=TWO_FONTS)
     assert L.read_marker(root) is not None
     calls = []
 
@@ -176,7 +173,7 @@ def test_interrupted_render_leaves_nothing_trusted(font_root, tmp_path, monkeypa
     real_write = L.write_idx
     monkeypatch.setattr(L, "write_idx", write_then_die)
     with pytest.raises(KeyboardInterrupt):
-        L.fetch_letters(root, progress=False, config=config.replace(seed=3), fonts=SMALL_FONTS)
+        L.fetch_letters(root, progress=False, config=config.replace(seed=3), fonts=TWO_FONTS)
     assert L.read_marker(root) is None
     assert not list(L.letters_dir(root).glob(".*.part"))
 

@@ -38,6 +38,7 @@ orientation).
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
 import json
@@ -396,10 +397,15 @@ def fetch_fonts(fonts: tuple[FontPackage, ...] = FONTS, root: str | os.PathLike 
 
 def load_font(path: str | os.PathLike, size: int):
     """A Pillow FreeType font at ``size`` px per em (basic layout: one glyph needs no shaping)."""
+    return _load_font(str(path), int(size))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_font(path: str, size: int):
     from PIL import ImageFont
 
     try:
-        return ImageFont.truetype(str(path), size=size, layout_engine=ImageFont.Layout.BASIC)
+        return ImageFont.truetype(path, size=size, layout_engine=ImageFont.Layout.BASIC)
     except OSError as err:
         raise ValueError(f"cannot read font {path}: {err}") from err
 
