@@ -112,7 +112,7 @@ def test_unknown_char_is_reported_missing(font_root):
 
 
 @pytest.mark.slow
-def test_fetch_letters_splits_shapes_determinism_and_cache(font_root, tmp_path):
+def test_fetch_letters_splits_shapes_determinism_and_cache(font_root, tmp_path, monkeypatch):
     folder = L.fetch_letters(font_root, progress=False, config=SMALL_CONFIG, fonts=TWO_FONTS)
     marker = json.loads((folder / L.MARKER).read_text())
     per_class = {"train": 1 * 2 * 1, "test": 1 * 2 * 1}  # fonts x cases x variants
@@ -126,6 +126,13 @@ def test_fetch_letters_splits_shapes_determinism_and_cache(font_root, tmp_path):
         info = read_idx(folder / f"{split}-info-idx2-ubyte")
         seen[split] = {marker["fonts"][i]["name"] for i in np.unique(info[:, 0])}
     assert seen["test"] == {"kalam"} and seen["train"] == {"caveat"}
+    with monkeypatch.context() as mp:  # the loaders on this (non-default) set, as they would on the default
+        mp.setattr(L, "fetch_letters", lambda root=None, **kw: folder)
+        x, y = L.load_letters("test", font_root, source="rendered")
+        info = L.letters_info("test", font_root)
+    assert torch.equal(x, _load(folder, "test")[0]) and torch.equal(y, _load(folder, "test")[1])
+    assert {info["font_names"][i] for i in info["font"].tolist()} == {"kalam"}
+    assert info["case"].tolist().count(0) == info["case"].tolist().count(1) == len(y) // 2
     assert {f["name"]: f["split"] for f in marker["fonts"]}["kalam"] == "test"
     assert all((folder / "licences" / f"{f.name}.txt").is_file() for f in TWO_FONTS)
 
