@@ -107,6 +107,22 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
         torch.testing.assert_close(a["exp_avg"], b["exp_avg"])
 
 
+def test_best_checkpoint_is_chosen_on_the_validation_elbo_not_the_warmup_weighted_loss(tmp_path):
+    # cyclical warm-up, beta 0 and 1 in turn: the beta = 0 epochs leave the KL out of the loss
+    protos = tiny_data(4, seed=5)
+    x, x_val = protos.repeat(24, 1, 1), protos.repeat(10, 1, 1)
+    warmup = BetaWarmup(n_epochs=6, mode="cyclical", n_cycles=3, per_step=False)
+    trainer = Trainer(tiny_model(), config(tmp_path, n_epochs=6, lr=1e-2), callbacks=[warmup])
+    history = trainer.fit(x, x_val)
+    assert [h["beta"] for h in history] == [0.0, 1.0] * 3
+    by_loss = min(history, key=lambda h: h["val_loss"])["epoch"]
+    by_elbo = max(history, key=lambda h: h["val_elbo"])["epoch"]
+    assert history[by_loss - 1]["beta"] == 0.0 and by_loss != by_elbo  # the weighted loss would mislead
+    best = load_checkpoint(trainer.run_dir / "checkpoints" / "best.pt")
+    assert best["epoch"] == by_elbo and best["best_val"] == pytest.approx(-history[by_elbo - 1]["val_elbo"])
+    assert Trainer.selection_score({"val_loss": 3.0}) == 3.0 and Trainer.selection_score({}) is None
+
+
 class InterruptAt(Callback):
     """Raises KeyboardInterrupt at a given global step, as a user pressing Ctrl-C would."""
 
