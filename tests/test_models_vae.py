@@ -120,6 +120,24 @@ def test_learned_scale_has_a_floor_and_samples_have_the_right_spread():
     assert set(b.unique().tolist()) <= {0.0, 1.0}
 
 
+@pytest.mark.parametrize("cls", [Gaussian, Laplace])
+def test_learned_scale_starts_at_init_scale(cls):
+    dist = cls((3, 5), scale="learned", init_scale=0.2, min_log_scale=-30.0)
+    loc, raw = torch.randn(4, 3, 5), torch.randn(4, 3, 5) * 0.5
+    torch.testing.assert_close(dist.log_scale(torch.stack([loc, torch.zeros_like(loc)], 1)),
+                               torch.full((4, 3, 5), math.log(0.2)))
+    ref = D.Normal if cls is Gaussian else D.Laplace  # the decoder's output is an offset from log 0.2
+    x = torch.randn(4, 3, 5)
+    torch.testing.assert_close(dist.log_prob(torch.stack([loc, raw], 1), x),
+                               ref(loc, 0.2 * raw.exp()).log_prob(x).sum((1, 2)), rtol=1e-4, atol=1e-4)
+    torch.manual_seed(0)  # a fresh model starts near init_scale, whatever init_scale is
+    for init in (0.05, 3.0):
+        model = build_model(small_config(x_shape=(24,), likelihood=cls.__name__.lower(), scale="learned",
+                                         init_scale=init))
+        scale = model.likelihood.log_scale(model.decode(torch.randn(64, 3))).exp()
+        assert init / 2 < float(scale.median()) < init * 2
+
+
 def test_config_json_round_trip_and_rebuild():
     config = VAEConfig(architecture="conv", x_shape=(1, 12, 10), hidden=(64, 32), conv_channels=(4, 8),
                        likelihood="gaussian", scale="learned", beta=2.5)

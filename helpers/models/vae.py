@@ -77,7 +77,9 @@ class VAEConfig(Config):
         scale: Gaussian/Laplace scale: "fixed" (``init_scale``), "learned" (decoder predicts it
             for every element) or "per_feature" (one learned value per element). "fixed" is
             the most stable start; ignored by "bernoulli".
-        init_scale: the fixed scale, or the start of a learned one. 1.0 suits standardised data.
+        init_scale: the fixed scale, or the start of a learned one ("learned": the decoder's
+            log-scale output is added to log(init_scale); "per_feature": the parameter starts
+            there). 1.0 suits standardised data.
         min_log_scale: soft floor of a learned log-scale; -7 (scale ~1e-3) stops the density
             from collapsing on single points.
         beta: weight of the KL term. 1.0 is the ELBO; > 1 is a beta-VAE (Higgins et al., 2017).
