@@ -211,6 +211,20 @@ def test_autoregressive_bernoulli_is_causal_and_samples_its_conditionals():
     torch.testing.assert_close(m[0, 1], expected)
 
 
+def test_autoregressive_links_stay_in_fp32_under_bf16_autocast():
+    dist = ar_with_random_links((8, 8), seed=2)
+    h = torch.randn(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    x = torch.bernoulli(torch.full((16, 8, 8), 0.3), generator=torch.Generator().manual_seed(1))
+    expected = dist.log_prob(h, x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        in_bf16 = dist.log_prob(h, x)
+        links_bf16 = x.reshape(16, 64) @ dist.masked_weight().T  # what autocast does to a plain product
+    assert in_bf16.dtype == torch.float32 and links_bf16.dtype == torch.bfloat16
+    torch.testing.assert_close(in_bf16, expected, rtol=1e-6, atol=1e-5)
+    exact = x.reshape(16, 64) @ dist.masked_weight().T
+    assert (links_bf16.float() - exact).abs().max() > 1e-3  # the tolerance above is tight enough to see bf16
+
+
 def test_frame_decoder_draws_each_frame_from_z_and_its_position():
     from helpers.models.networks import FrameDecoder
 

@@ -91,9 +91,15 @@ class AutoregressiveBernoulli(OutputDistribution):
         return self.weight * self.mask
 
     def logits(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Logits of every element given the elements before it, ``[B, D]`` (flattened)."""
+        """Logits of every element given the elements before it, ``[B, D]`` (flattened).
+
+        The link product runs in fp32 even under a bf16 autocast, so that the loss terms are fp32
+        as the Trainer states: in bfloat16 (8 bits of mantissa) the links of 784 pixels carry a
+        relative error of about 0.2%, which moves log p(x|z) by about 0.01 nats per example."""
         b = x.shape[0]
-        return params[:, 0].reshape(b, self.dim) + x.reshape(b, self.dim) @ self.masked_weight().T
+        with torch.autocast(x.device.type, enabled=False):
+            links = x.reshape(b, self.dim).float() @ self.masked_weight().float().T
+        return params[:, 0].reshape(b, self.dim).float() + links
 
     def log_prob(self, params, x):
         """sum_i log Bernoulli(x_i; sigmoid(logit_i(x_<i, z))), one matrix product."""

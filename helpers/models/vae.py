@@ -163,7 +163,9 @@ class VAE(nn.Module):
         """One-sample ELBO (K&W 2014, Eq. 10). Returns ``loss`` (scalar to minimise, uses beta)
         and per-example ``[B]`` nats: ``elbo`` (beta = 1), ``rec`` = -log p(x|z), ``kl``."""
         mu, logvar = self.encode(x)
-        mu, logvar = mu.float(), logvar.float()  # no-ops in fp32; loss terms in fp32 under autocast
+        # no-ops in fp32; under a bf16 autocast the networks run in bf16 and every loss term is
+        # computed in fp32 from here on (the autoregressive links included, see its ``logits``)
+        mu, logvar = mu.float(), logvar.float()
         z = reparameterize(mu, logvar)
         rec = -self.log_prob(self.decode(z).float(), x)
         kl = gaussian_kl(mu, logvar)
