@@ -155,6 +155,24 @@ def test_config_json_round_trip_and_rebuild():
     torch.testing.assert_close(a.reconstruct(x), b.reconstruct(x))
 
 
+def test_config_hash_is_the_sha1_of_the_canonical_json_everywhere():
+    import hashlib
+
+    from helpers.hashing import canonical_json, config_hash
+    from helpers.training import run
+
+    assert canonical_json({"b": (1, 2), "a": 0.5}) == '{"a":0.5,"b":[1,2]}'
+    assert config_hash({"b": (1, 2), "a": 0.5}) == hashlib.sha1(b'{"a":0.5,"b":[1,2]}').hexdigest()[:8]
+    assert run.config_hash is config_hash  # run folders keep their names
+    config = VAEConfig(z_dim=4, hidden=(8, 8))
+    assert config.config_hash() == config_hash(config.to_dict())
+    assert VAEConfig.from_json(config.to_json()).config_hash() == config.config_hash()
+    assert config.replace(beta=2.0).config_hash() != config.config_hash()
+    assert len(config.config_hash(12)) == 12
+    with pytest.raises(ValueError, match="length"):
+        config.config_hash(41)
+
+
 def test_config_rejects_unknown_fields_and_values():
     with pytest.raises(ValueError, match="unknown field.*z_size"):
         VAEConfig.from_dict({"z_size": 3})
