@@ -76,6 +76,49 @@ def test_config_round_trip_and_hash(kind):
         config_from_dict(dict(d, bogus=1))
 
 
+def test_transform_config_is_a_config_hashed_the_one_way():
+    from helpers.hashing import config_hash
+    from helpers.models.config import Config
+
+    config = config_from_dict(SMALL["stft"])
+    assert isinstance(config, Config) and STFTConfig.from_json(config.to_json()) == config
+    assert config.config_hash() == config_hash(config.to_dict()) and len(config.config_hash()) == 8
+    assert config.stable_hash() == config_hash(config.to_dict(), 16)
+    assert config.stable_hash(analysis_only=True) == config_hash(config.analysis_dict(), 16)
+
+
+def test_transform_modules_import_alone_and_register_themselves():
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import helpers.audio.transform as transform_module
+
+    # the interface imports no transform: the kinds come to it (no import circle)
+    tree = ast.parse(Path(transform_module.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {"helpers.audio.stft", "helpers.audio.nsgt"} & imported
+    for module, cls in (("helpers.audio.stft", "STFTTransform"), ("helpers.audio.nsgt", "NSGTTransform")):
+        code = (f"import {module} as m; from helpers.audio.transform import TRANSFORMS, build_transform; "
+                f"assert TRANSFORMS == {{'stft': __import__('helpers.audio.stft').audio.stft.STFTTransform, "
+                f"'nsgt': __import__('helpers.audio.nsgt').audio.nsgt.NSGTTransform}}; "
+                f"print(type(build_transform({SMALL['stft']!r})).__name__, m.{cls}.__name__)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["STFTTransform", cls]
+
+
+def test_unknown_kind_raises_listing_the_known_kinds():
+    from helpers.audio import TRANSFORMS, NSGTTransform, STFTTransform
+
+    assert TRANSFORMS == {"stft": STFTTransform, "nsgt": NSGTTransform}
+    for bad in ({"kind": "cqt"}, {"sample_rate": 8000}):
+        with pytest.raises(ValueError, match=r"unknown transform kind .*known kinds: \['nsgt', 'stft'\]"):
+            build_transform(bad)
+
+
 def test_config_validation_names_the_field():
     with pytest.raises(ValueError, match="hop_length"):
         STFTConfig(hop_length=0)

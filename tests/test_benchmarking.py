@@ -1,17 +1,51 @@
 """The machine description stored with every benchmark result."""
 
 import json
-import os
+import platform
 
+import pytest
 import torch
 
 from helpers.benchmarking import cpu_model, machine_description
 
 
-def test_machine_description_is_complete_and_json():
+def test_cpu_model_reads_the_model_name_line(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Example CPU @ 2.00GHz\n"
+                    "flags\t\t: fpu sse2\n\nprocessor\t: 1\nmodel name\t: Example CPU @ 2.00GHz\n")
+    assert cpu_model(info) == "Example CPU @ 2.00GHz"
+    info.write_text("processor\t: 0\nflags\t\t: fpu\n")  # no model name (e.g. some ARM kernels)
+    assert cpu_model(info) == (platform.processor() or platform.machine())
+    assert cpu_model(tmp_path / "missing") == (platform.processor() or platform.machine())
+
+
+def test_machine_description_records_the_state_at_the_time_of_the_call(monkeypatch):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        assert machine_description()["torch_threads"] == 3
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Example GPU")
+    assert machine_description()["cuda"] == "Example GPU"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     info = machine_description()
-    assert info["cores"] == os.cpu_count()
-    assert info["torch_threads"] == torch.get_num_threads()
-    assert info["torch"] and info["torch"].split("+")[0] == torch.__version__.split("+")[0]
-    assert isinstance(cpu_model(), str) and cpu_model()
+    assert info["cuda"] is None
+    assert info["torch"].split("+")[0] == torch.__version__.split("+")[0]
+    assert set(info) >= {"cpu", "cores", "python", "platform", "torchaudio", "numpy", "nsgt"}
+    assert isinstance(info["cores"], int) and info["cores"] >= 1
+    load = info.get("load_average_at_start")
+    if load is not None:
+        assert len(load) == 3 and all(v >= 0 for v in load)
     assert json.loads(json.dumps(info)) == info
+
+
+def test_an_uninstalled_library_is_recorded_as_none(monkeypatch):
+    import helpers.benchmarking as bm
+
+    monkeypatch.setattr(bm, "LIBRARIES", ("torch", "no-such-library-installed"))
+    info = machine_description()
+    assert info["no-such-library-installed"] is None and info["torch"]
+    with pytest.raises(KeyError):
+        info["nsgt"]

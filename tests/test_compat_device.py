@@ -37,14 +37,32 @@ def test_patch_is_idempotent_and_local():
     assert m.tolist() == [4, 5, 9]
 
 
-def test_pick_device_auto_and_explicit():
+def _fake_accelerators(monkeypatch, cuda: bool, mps: bool):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
+                                                 (False, True, "mps"), (False, False, "cpu")])
+def test_pick_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    _fake_accelerators(monkeypatch, cuda, mps)
+    assert pick_device() == torch.device(expected)
+    assert pick_device("auto") == pick_device(None) == torch.device(expected)
+
+
+def test_pick_device_explicit_is_taken_as_given_or_refused_naming_the_parameter(monkeypatch):
+    _fake_accelerators(monkeypatch, cuda=False, mps=False)
     assert pick_device("cpu") == torch.device("cpu")
-    auto = pick_device()
-    assert auto.type in {"cuda", "mps", "cpu"}
-    if not torch.cuda.is_available():
-        assert auto.type in {"mps", "cpu"}
-        with pytest.raises(ValueError, match="device='cuda'"):
-            pick_device("cuda")
+    with pytest.raises(ValueError, match=r"device='cuda:1'.*CUDA is not available"):
+        pick_device("cuda:1")
+    with pytest.raises(ValueError, match=r"device='mps'.*MPS is not available"):
+        pick_device("mps")
+    _fake_accelerators(monkeypatch, cuda=True, mps=True)
+    assert pick_device("cuda:1") == torch.device("cuda", 1)
+    assert pick_device("mps") == torch.device("mps")
+    assert pick_device("cpu") == torch.device("cpu")  # an explicit CPU even where CUDA exists
+    with pytest.raises(ValueError, match="device='tpu-ish'"):
+        pick_device("tpu-ish")
 
 
 @pytest.mark.parametrize("preset, expected", [(None, "1"), ("0", "0")])

@@ -120,6 +120,24 @@ def test_learned_scale_has_a_floor_and_samples_have_the_right_spread():
     assert set(b.unique().tolist()) <= {0.0, 1.0}
 
 
+@pytest.mark.parametrize("cls", [Gaussian, Laplace])
+def test_learned_scale_starts_at_init_scale(cls):
+    dist = cls((3, 5), scale="learned", init_scale=0.2, min_log_scale=-30.0)
+    loc, raw = torch.randn(4, 3, 5), torch.randn(4, 3, 5) * 0.5
+    torch.testing.assert_close(dist.log_scale(torch.stack([loc, torch.zeros_like(loc)], 1)),
+                               torch.full((4, 3, 5), math.log(0.2)))
+    ref = D.Normal if cls is Gaussian else D.Laplace  # the decoder's output is an offset from log 0.2
+    x = torch.randn(4, 3, 5)
+    torch.testing.assert_close(dist.log_prob(torch.stack([loc, raw], 1), x),
+                               ref(loc, 0.2 * raw.exp()).log_prob(x).sum((1, 2)), rtol=1e-4, atol=1e-4)
+    torch.manual_seed(0)  # a fresh model starts near init_scale, whatever init_scale is
+    for init in (0.05, 3.0):
+        model = build_model(small_config(x_shape=(24,), likelihood=cls.__name__.lower(), scale="learned",
+                                         init_scale=init))
+        scale = model.likelihood.log_scale(model.decode(torch.randn(64, 3))).exp()
+        assert init / 2 < float(scale.median()) < init * 2
+
+
 def test_config_json_round_trip_and_rebuild():
     config = VAEConfig(architecture="conv", x_shape=(1, 12, 10), hidden=(64, 32), conv_channels=(4, 8),
                        likelihood="gaussian", scale="learned", beta=2.5)
@@ -135,6 +153,24 @@ def test_config_json_round_trip_and_rebuild():
     b.load_state_dict(a.state_dict())
     x = torch.rand(3, 1, 12, 10)
     torch.testing.assert_close(a.reconstruct(x), b.reconstruct(x))
+
+
+def test_config_hash_is_the_sha1_of_the_canonical_json_everywhere():
+    import hashlib
+
+    from helpers.hashing import canonical_json, config_hash
+    from helpers.training import run
+
+    assert canonical_json({"b": (1, 2), "a": 0.5}) == '{"a":0.5,"b":[1,2]}'
+    assert config_hash({"b": (1, 2), "a": 0.5}) == hashlib.sha1(b'{"a":0.5,"b":[1,2]}').hexdigest()[:8]
+    assert run.config_hash is config_hash  # run folders keep their names
+    config = VAEConfig(z_dim=4, hidden=(8, 8))
+    assert config.config_hash() == config_hash(config.to_dict())
+    assert VAEConfig.from_json(config.to_json()).config_hash() == config.config_hash()
+    assert config.replace(beta=2.0).config_hash() != config.config_hash()
+    assert len(config.config_hash(12)) == 12
+    with pytest.raises(ValueError, match="length"):
+        config.config_hash(41)
 
 
 def test_config_rejects_unknown_fields_and_values():
@@ -191,6 +227,20 @@ def test_autoregressive_bernoulli_is_causal_and_samples_its_conditionals():
     m = two.mean(h[:1])  # mean field: the second element sees the probability of the first
     expected = torch.sigmoid(torch.tensor(-0.2 + 2.0 * torch.sigmoid(torch.tensor(0.3)).item()))
     torch.testing.assert_close(m[0, 1], expected)
+
+
+def test_autoregressive_links_stay_in_fp32_under_bf16_autocast():
+    dist = ar_with_random_links((8, 8), seed=2)
+    h = torch.randn(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    x = torch.bernoulli(torch.full((16, 8, 8), 0.3), generator=torch.Generator().manual_seed(1))
+    expected = dist.log_prob(h, x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        in_bf16 = dist.log_prob(h, x)
+        links_bf16 = x.reshape(16, 64) @ dist.masked_weight().T  # what autocast does to a plain product
+    assert in_bf16.dtype == torch.float32 and links_bf16.dtype == torch.bfloat16
+    torch.testing.assert_close(in_bf16, expected, rtol=1e-6, atol=1e-5)
+    exact = x.reshape(16, 64) @ dist.masked_weight().T
+    assert (links_bf16.float() - exact).abs().max() > 1e-3  # the tolerance above is tight enough to see bf16
 
 
 def test_frame_decoder_draws_each_frame_from_z_and_its_position():

@@ -107,6 +107,22 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
         torch.testing.assert_close(a["exp_avg"], b["exp_avg"])
 
 
+def test_best_checkpoint_is_chosen_on_the_validation_elbo_not_the_warmup_weighted_loss(tmp_path):
+    # cyclical warm-up, beta 0 and 1 in turn: the beta = 0 epochs leave the KL out of the loss
+    protos = tiny_data(4, seed=5)
+    x, x_val = protos.repeat(24, 1, 1), protos.repeat(10, 1, 1)
+    warmup = BetaWarmup(n_epochs=6, mode="cyclical", n_cycles=3, per_step=False)
+    trainer = Trainer(tiny_model(), config(tmp_path, n_epochs=6, lr=1e-2), callbacks=[warmup])
+    history = trainer.fit(x, x_val)
+    assert [h["beta"] for h in history] == [0.0, 1.0] * 3
+    by_loss = min(history, key=lambda h: h["val_loss"])["epoch"]
+    by_elbo = max(history, key=lambda h: h["val_elbo"])["epoch"]
+    assert history[by_loss - 1]["beta"] == 0.0 and by_loss != by_elbo  # the weighted loss would mislead
+    best = load_checkpoint(trainer.run_dir / "checkpoints" / "best.pt")
+    assert best["epoch"] == by_elbo and best["best_val"] == pytest.approx(-history[by_elbo - 1]["val_elbo"])
+    assert Trainer.selection_score({"val_loss": 3.0}) == 3.0 and Trainer.selection_score({}) is None
+
+
 class InterruptAt(Callback):
     """Raises KeyboardInterrupt at a given global step, as a user pressing Ctrl-C would."""
 
@@ -216,10 +232,31 @@ def test_lr_schedule_reaches_lr_final_at_the_last_epoch(tmp_path):
         assert all(a > b for a, b in zip(lrs, lrs[1:]))
 
 
-def test_bf16_precision_and_grad_clip_train(tmp_path):
-    trainer = Trainer(tiny_model(), config(tmp_path, precision="bf16", grad_clip=1.0, n_epochs=1), run_dir=False)
-    history = trainer.fit(tiny_data())
-    assert math.isfinite(history[0]["train_loss"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", "bernoulli_ar"])
+def test_bf16_autocasts_the_matmuls_keeps_the_loss_terms_in_fp32_and_clips(tmp_path, likelihood):
+    model = tiny_model(likelihood=likelihood)
+    linear_dtypes = []
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.register_forward_hook(lambda mod, inp, out: linear_dtypes.append(out.dtype))
+    trainer = Trainer(model, config(tmp_path, precision="bf16", grad_clip=0.01, n_epochs=1), run_dir=False)
+    x = tiny_data(32)
+    out = trainer.train_step(x)
+    assert linear_dtypes and set(linear_dtypes) == {torch.bfloat16}  # every layer ran in bf16
+    assert {k: v.dtype for k, v in out.items()} == dict.fromkeys(("loss", "elbo", "rec", "kl"), torch.float32)
+    grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+    assert float(grad_norm) <= 0.01 * (1 + 1e-4)  # clipped before the step
+    # the loss terms under bf16 are those of fp32 up to the bf16 rounding of the networks
+    with torch.no_grad():
+        torch.manual_seed(1)
+        bf16 = trainer.eval_step(x)
+        torch.manual_seed(1)
+        fp32 = model.eval()(x)
+    assert float(bf16["rec"].mean()) == pytest.approx(float(fp32["rec"].mean()), rel=2e-2)
+    linear_dtypes.clear()
+    Trainer(model, config(tmp_path, precision="fp32"), run_dir=False).train_step(x)
+    assert set(linear_dtypes) == {torch.float32}
+    assert math.isfinite(trainer.fit(tiny_data())[0]["train_loss"])
 
 
 def test_trainer_config_round_trip_and_validation():
@@ -232,15 +269,30 @@ def test_trainer_config_round_trip_and_validation():
 
 
 def test_tensorboard_logger_writes_scalars_and_images(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     from helpers.training import TensorBoardLogger
 
     x = tiny_data()
     tb = TensorBoardLogger(every_n_steps=2, x_ref=x[:16], y_ref=torch.arange(16) % 3, n_images=4)
     model = build_model(VAEConfig(x_shape=X_SHAPE, z_dim=3, hidden=(16,)))  # z > 2: PCA scatter
-    trainer = Trainer(model, config(tmp_path, n_epochs=1), callbacks=[tb])
-    trainer.fit(x, x[:32])
-    events = list((trainer.run_dir / "tensorboard").glob("events.out.tfevents.*"))
-    assert events and events[0].stat().st_size > 1000
+    trainer = Trainer(model, config(tmp_path, n_epochs=2), callbacks=[BetaWarmup(n_epochs=1), tb])
+    history = trainer.fit(x, x[:32])  # 3 steps per epoch: step scalars at steps 2, 4 and 6
+    events = EventAccumulator(str(trainer.run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    tags = events.Tags()
+    for name in ("loss", "rec", "kl", "elbo"):
+        for split in ("train", "val"):
+            logged = events.Scalars(f"{name}/{split}")
+            assert [e.step for e in logged] == [1, 2]
+            assert [e.value for e in logged] == pytest.approx([h[f"{split}_{name}"] for h in history], rel=1e-6)
+    assert [e.value for e in events.Scalars("epoch/lr")] == pytest.approx([1e-3, 1e-3])
+    assert [e.step for e in events.Scalars("step/loss")] == [2, 4, 6]
+    # beta of the step just taken: 1/3 (second step of the one-epoch warm-up), then 1
+    assert [e.value for e in events.Scalars("step/beta")] == pytest.approx([1 / 3, 1.0, 1.0])
+    assert {"images/reconstructions", "images/prior_samples", "images/latent_scatter"} <= set(tags["images"])
+    grid = events.Images("images/reconstructions")
+    assert [e.step for e in grid] == [1, 2] and grid[0].width > 0 and grid[0].height > 0
 
 
 def test_time_budget_stops_before_an_epoch_that_would_overrun(tmp_path):

@@ -23,9 +23,10 @@ import torch
 from helpers.audio.griffinlim import peak_frequencies, phase_from_frequency
 from helpers.audio.nsgt_ref import min_signal_length
 from helpers.audio.nsgt_torch import TorchNSGT
-from helpers.audio.transform import AudioTransform, NSGTConfig
+from helpers.audio.transform import AudioTransform, NSGTConfig, register_transform
 
 
+@register_transform(NSGTConfig)
 class NSGTTransform(AudioTransform):
     """Constant-Q NSGT magnitudes ``(..., n_bins, M)``; one frame per signal length, built on use."""
 

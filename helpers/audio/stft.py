@@ -15,9 +15,10 @@ import torch
 import torchaudio
 
 from helpers.audio.griffinlim import peak_frequencies, phase_from_frequency
-from helpers.audio.transform import AudioTransform, STFTConfig
+from helpers.audio.transform import AudioTransform, STFTConfig, register_transform
 
 
+@register_transform(STFTConfig)
 class STFTTransform(AudioTransform):
     """Magnitude STFT with Hann (or Hamming) windows; batched over leading dims; any device."""
 

@@ -25,8 +25,6 @@ kept, ``(..., n_samples) -> (..., freq, time)``.
 from __future__ import annotations
 
 import abc
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Iterable
@@ -35,6 +33,8 @@ import numpy as np
 import torch
 
 from helpers.audio.griffinlim import griffin_lim
+from helpers.hashing import config_hash
+from helpers.models.config import Config
 
 SCALES = ("log1p", "db", "none")
 NORMALIZATIONS = ("global", "per_bin", "none")
@@ -45,8 +45,10 @@ PHASE_INITS = ("peaks", "zeros", "random")
 
 
 @dataclass
-class TransformConfig:
-    """Fields shared by every transform (see the subclasses for the analysis parameters)."""
+class TransformConfig(Config):
+    """Fields shared by every transform (see the subclasses for the analysis parameters).
+
+    A :class:`~helpers.models.config.Config` whose dict carries its ``kind``."""
 
     kind: ClassVar[str] = ""
     #: fields that change the magnitudes (the spectra cache is keyed by these only)
@@ -109,12 +111,9 @@ class TransformConfig:
         return cls(**d)
 
     def stable_hash(self, analysis_only: bool = False) -> str:
-        """16 hex digits of SHA-256 over the sorted JSON of the fields (or the analysis fields)."""
-        d = self.to_dict()
-        if analysis_only:
-            d = {"kind": self.kind, **{k: d[k] for k in self.analysis_fields}}
-        blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=float)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        """16 hex digits of :func:`helpers.hashing.config_hash` of the fields (or of the analysis
+        fields: what the magnitudes depend on)."""
+        return config_hash(self.analysis_dict() if analysis_only else self.to_dict(), 16)
 
     def analysis_dict(self) -> dict[str, Any]:
         """The fields that determine the magnitudes, with ``kind``."""
@@ -190,14 +189,19 @@ class NSGTConfig(TransformConfig):
                           self.n_samples)
 
 
-CONFIGS: dict[str, type[TransformConfig]] = {"stft": STFTConfig, "nsgt": NSGTConfig}
+#: config class of every transform kind (filled by :func:`register_transform`)
+CONFIGS: dict[str, type[TransformConfig]] = {}
+
+
+def _unknown_kind(kind: Any) -> ValueError:
+    return ValueError(f"unknown transform kind {kind!r}; known kinds: {sorted(TRANSFORMS)}")
 
 
 def config_from_dict(d: dict[str, Any]) -> TransformConfig:
     """Config dataclass of the ``kind`` named in ``d``."""
     kind = d.get("kind")
     if kind not in CONFIGS:
-        raise ValueError(f"unknown transform kind {kind!r}; expected one of {sorted(CONFIGS)}")
+        raise _unknown_kind(kind)
     return CONFIGS[kind].from_dict(d)
 
 
@@ -441,22 +445,35 @@ class AudioTransform(abc.ABC):
         return f"{type(self).__name__}({self.config})"
 
 
+#: transform class of every kind: the modules that define a transform register it
+#: (``@register_transform(STFTConfig)`` in :mod:`helpers.audio.stft`); importing
+#: :mod:`helpers.audio` imports them all, and this module imports none of them.
+TRANSFORMS: dict[str, type[AudioTransform]] = {}
+
+
+def register_transform(config_cls: type[TransformConfig]):
+    """Class decorator: make ``build_transform({"kind": config_cls.kind, ...})`` build this class."""
+    if not config_cls.kind:
+        raise ValueError(f"{config_cls.__name__} has no kind")
+
+    def register(cls: type[AudioTransform]) -> type[AudioTransform]:
+        CONFIGS[config_cls.kind] = config_cls
+        TRANSFORMS[config_cls.kind] = cls
+        return cls
+
+    return register
+
+
 def build_transform(config: dict[str, Any] | TransformConfig,
                     state: dict[str, torch.Tensor] | None = None) -> AudioTransform:
     """Transform from a config dict (``{"kind": "stft" | "nsgt", ...}``) or dataclass, with an
-    optional scaling state from :meth:`AudioTransform.state_dict`."""
+    optional scaling state from :meth:`AudioTransform.state_dict`. An unknown kind raises
+    ``ValueError`` listing the registered ones."""
     if not isinstance(config, TransformConfig):
         config = config_from_dict(config)
-    if config.kind == "stft":
-        from helpers.audio.stft import STFTTransform
-
-        transform: AudioTransform = STFTTransform(config)
-    elif config.kind == "nsgt":
-        from helpers.audio.nsgt import NSGTTransform
-
-        transform = NSGTTransform(config)
-    else:
-        raise ValueError(f"unknown transform kind {config.kind!r}")
+    if config.kind not in TRANSFORMS:
+        raise _unknown_kind(config.kind)
+    transform = TRANSFORMS[config.kind](config)
     if state:
         transform.load_state_dict(state)
     return transform

@@ -6,6 +6,8 @@ import dataclasses
 import json
 from typing import Any, TypeVar
 
+from helpers.hashing import config_hash as _config_hash
+
 C = TypeVar("C", bound="Config")
 
 
@@ -28,7 +30,8 @@ def _tuplify(value: Any) -> Any:
 
 
 class Config:
-    """Mixin for dataclass configs: ``to_dict``, ``from_dict``, ``to_json``, ``from_json``, ``replace``.
+    """Mixin for dataclass configs: ``to_dict``, ``from_dict``, ``to_json``, ``from_json``, ``replace``,
+    ``config_hash``.
 
     Fields whose default is a tuple come back as tuples after a JSON round-trip; unknown keys
     raise ``ValueError`` so that a misspelt option is never silently ignored.
@@ -65,3 +68,7 @@ class Config:
     def replace(self: C, **changes) -> C:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def config_hash(self, length: int = 8) -> str:
+        """SHA-1 of the canonical JSON of :meth:`to_dict` (:func:`helpers.hashing.config_hash`)."""
+        return _config_hash(self.to_dict(), length)

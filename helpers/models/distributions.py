@@ -91,9 +91,15 @@ class AutoregressiveBernoulli(OutputDistribution):
         return self.weight * self.mask
 
     def logits(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Logits of every element given the elements before it, ``[B, D]`` (flattened)."""
+        """Logits of every element given the elements before it, ``[B, D]`` (flattened).
+
+        The link product runs in fp32 even under a bf16 autocast, so that the loss terms are fp32
+        as the Trainer states: in bfloat16 (8 bits of mantissa) the links of 784 pixels carry a
+        relative error of about 0.2%, which moves log p(x|z) by about 0.01 nats per example."""
         b = x.shape[0]
-        return params[:, 0].reshape(b, self.dim) + x.reshape(b, self.dim) @ self.masked_weight().T
+        with torch.autocast(x.device.type, enabled=False):
+            links = x.reshape(b, self.dim).float() @ self.masked_weight().float().T
+        return params[:, 0].reshape(b, self.dim).float() + links
 
     def log_prob(self, params, x):
         """sum_i log Bernoulli(x_i; sigmoid(logit_i(x_<i, z))), one matrix product."""
@@ -127,9 +133,10 @@ class _LocationScale(OutputDistribution):
     """Shared parts of the Gaussian and the Laplace: a location from the decoder, a scale.
 
     ``scale="fixed"``: one constant scale (``init_scale``); ``"learned"``: the decoder predicts
-    a log-scale for every element of every example (``n_params = 2``); ``"per_feature"``: one
-    learned log-scale per data element (a parameter of shape ``x_shape``), shared by all
-    examples. Learned log-scales are bounded below by ``min_log_scale`` (a soft bound, so the
+    a log-scale for every element of every example (``n_params = 2``), as an offset from
+    ``log(init_scale)``, so that a decoder output of 0 (about where a fresh decoder starts)
+    is the scale ``init_scale``; ``"per_feature"``: one learned log-scale per data element (a
+    parameter of shape ``x_shape``, starting at ``init_scale``), shared by all examples. Learned log-scales are bounded below by ``min_log_scale`` (a soft bound, so the
     gradient never vanishes) to keep the density from collapsing onto single points.
     """
 
@@ -159,7 +166,7 @@ class _LocationScale(OutputDistribution):
     def log_scale(self, params: torch.Tensor) -> torch.Tensor:
         """Log of the scale (std for the Gaussian, b for the Laplace), broadcastable to x."""
         if self.scale_mode == "learned":
-            return self._soft_floor(params[:, 1])
+            return self._soft_floor(params[:, 1] + self.fixed_log_scale)
         if self.scale_mode == "per_feature":
             return self._soft_floor(self.log_scale_param)
         return self.fixed_log_scale

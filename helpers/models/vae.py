@@ -77,7 +77,9 @@ class VAEConfig(Config):
         scale: Gaussian/Laplace scale: "fixed" (``init_scale``), "learned" (decoder predicts it
             for every element) or "per_feature" (one learned value per element). "fixed" is
             the most stable start; ignored by "bernoulli".
-        init_scale: the fixed scale, or the start of a learned one. 1.0 suits standardised data.
+        init_scale: the fixed scale, or the start of a learned one ("learned": the decoder's
+            log-scale output is added to log(init_scale); "per_feature": the parameter starts
+            there). 1.0 suits standardised data.
         min_log_scale: soft floor of a learned log-scale; -7 (scale ~1e-3) stops the density
             from collapsing on single points.
         beta: weight of the KL term. 1.0 is the ELBO; > 1 is a beta-VAE (Higgins et al., 2017).
@@ -161,7 +163,9 @@ class VAE(nn.Module):
         """One-sample ELBO (K&W 2014, Eq. 10). Returns ``loss`` (scalar to minimise, uses beta)
         and per-example ``[B]`` nats: ``elbo`` (beta = 1), ``rec`` = -log p(x|z), ``kl``."""
         mu, logvar = self.encode(x)
-        mu, logvar = mu.float(), logvar.float()  # no-ops in fp32; loss terms in fp32 under autocast
+        # no-ops in fp32; under a bf16 autocast the networks run in bf16 and every loss term is
+        # computed in fp32 from here on (the autoregressive links included, see its ``logits``)
+        mu, logvar = mu.float(), logvar.float()
         z = reparameterize(mu, logvar)
         rec = -self.log_prob(self.decode(z).float(), x)
         kl = gaussian_kl(mu, logvar)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+from helpers.hashing import config_hash  # re-exported: the one config hash of the project
+
 RUNS_ENV = "NOVELTY_RUNS_DIR"
+
+__all__ = ["RUNS_ENV", "config_hash", "latest_run_dir", "new_run_dir", "runs_root"]
 
 
 def runs_root(root: str | os.PathLike | None = None) -> Path:
@@ -17,12 +19,6 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
     if root is not None:
         return Path(root).expanduser()
     return Path(os.environ.get(RUNS_ENV, "runs")).expanduser()
-
-
-def config_hash(config: Any, length: int = 8) -> str:
-    """Short SHA-1 of the config's canonical JSON (same config, same hash, on any machine)."""
-    text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha1(text.encode()).hexdigest()[:length]
 
 
 def new_run_dir(name: str, config: Any, root: str | os.PathLike | None = None) -> Path:

@@ -85,7 +85,10 @@ class TrainerConfig(Config):
         eval_batch_size: batch size for validation/evaluation (no gradients: larger is faster).
         checkpoint_every: write ``checkpoints/last.pt`` every this many epochs (and at the
             end). 1: an interruption loses at most the epoch in progress.
-        keep_best: also keep ``checkpoints/best.pt``, the epoch with the lowest validation loss.
+        keep_best: also keep ``checkpoints/best.pt``, the epoch with the best validation score
+            (:meth:`Trainer.selection_score`: the negative validation ELBO when the model
+            reports ``elbo``, so that a beta warm-up, whose early epochs weigh the KL less,
+            cannot make an early epoch look best; else the validation loss).
         nan_check_every: look for a non-finite loss every this many steps (and at the end of
             every epoch). 50 keeps device synchronisation rare yet stops a diverged run quickly.
         progress: show tqdm progress bars.
@@ -448,12 +451,23 @@ class Trainer:
                 cb.on_fit_end(self)
         return self.history
 
+    @staticmethod
+    def selection_score(metrics: dict) -> float | None:
+        """What ``best.pt`` minimises: -``val_elbo`` (the unweighted rec + KL, K&W 2014 Eq. 10)
+        when the model reports an ELBO, else ``val_loss``; None without validation data.
+
+        The beta-weighted ``val_loss`` is not comparable across the epochs of a KL warm-up
+        (beta < 1 makes the early epochs look better than they are)."""
+        if "val_elbo" in metrics:
+            return -metrics["val_elbo"]
+        return metrics.get("val_loss")
+
     def _save_epoch(self, metrics: dict) -> None:
         """Write last.pt (every ``checkpoint_every`` epochs and at the end), best.pt, metrics.json."""
         if self.run_dir is None:
             return
         cfg = self.config
-        val = metrics.get("val_loss")
+        val = self.selection_score(metrics)
         improved = val is not None and val < self.best_val
         if improved:
             self.best_val = val
