@@ -76,7 +76,7 @@ def test_labels_from_folders_and_abbreviations(tmp_path):
     assert (tiny["family"], tiny["instrument"], tiny["technique"], tiny["pitch"]) == ("Winds", "Clarinet_Bb", "ordinario", 50)
     acids = sol.labels_for(tmp_path / "data/Brass/English-Horn/ordinario/EH_nA-4_120-A#3-ff.wav")
     assert (acids["family"], acids["instrument"], acids["abbr"], acids["pitch"], acids["scheme"]) == (
-        "Brass", "English-Horn", "EH", 58, "acids")
+        "Brass", "English_Horn", "EH", 58, "acids")
     no_technique = sol.labels_for(tmp_path / "Strings/Cello/Vc-ord-C2-mf-N.wav")
     assert (no_technique["family"], no_technique["instrument"]) == ("Strings", "Cello")
     flat = sol.labels_for(tmp_path / "notes/Hn-ord-F3-pp-N.wav")
@@ -132,12 +132,12 @@ def test_load_sol_tree(tmp_path):
     assert len(data) == 4 and data.duration == 1.0 and data.skipped == []
     labels = data.labels.set_index(data.labels["path"].map(lambda p: p.split("/")[-1]))
     assert labels.loc["Hn-ord-C3-mf-N.wav", ["family", "instrument", "pitch", "dynamics"]].tolist() == ["Brass", "Horn", 48, "mf"]
-    assert labels.loc["EH_nA-4_120-A#3-ff.aif", ["split", "instrument", "pitch"]].tolist() == ["test", "English-Horn", 58]
+    assert labels.loc["EH_nA-4_120-A#3-ff.aif", ["split", "instrument", "pitch"]].tolist() == ["test", "English_Horn", 58]
     short = data.paths.index(root / "train/Strings/Violin/ordinario/Vn-ord-A5-pp-N.wav")
     assert data.waves[short, int(0.3 * SR) + 10 :].abs().max() == 0  # zero padding after the note
     assert pd.api.types.is_integer_dtype(data.labels["pitch"])
     codes, cats = data.codes("instrument")
-    assert cats == ["English-Horn", "Horn", "Violin"] and codes.tolist() == [cats.index(i) for i in data.labels["instrument"]]
+    assert cats == ["English_Horn", "Horn", "Violin"] and codes.tolist() == [cats.index(i) for i in data.labels["instrument"]]
 
 
 def test_load_sol_filters_and_file_list(tmp_path):
