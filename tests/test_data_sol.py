@@ -1,5 +1,6 @@
 """SOL-style reader: pitch names, the three naming schemes, bad files, resampling, mono, length."""
 
+import os
 import warnings
 
 import numpy as np
@@ -199,3 +200,82 @@ def test_missing_source(tmp_path):
         sol.load_sol(tmp_path / "nowhere", progress=False)
     with pytest.raises(sol.BadAudioError, match="gone.wav"):
         sol.read_audio(tmp_path / "gone.wav")
+
+
+@pytest.mark.parametrize(
+    "spellings, canonical",
+    [(("Violoncello", "Cello", "Vc", "violoncello", "Violon-cello"), "Cello"),
+     (("French_Horn", "Horn", "Hn", "French-Horn", "french horn"), "Horn"),
+     (("Tenor_Trombone", "Trombone", "TTbn", "Tbn", "Tenor-Trombone"), "Trombone"),
+     (("Trumpet_C", "Trumpet", "TpC", "Tp", "Trumpet-C"), "Trumpet_C"),
+     (("Clarinet_Bb", "Clarinet", "ClBb", "Cl", "Clarinet-Bb"), "Clarinet_Bb"),
+     (("Bass_Tuba", "Tuba", "BTb", "Bass-Tuba"), "Bass_Tuba"),
+     (("English_Horn", "Cor_anglais", "EH", "English-Horn"), "English_Horn"),
+     (("Alto_Saxophone", "Sax_Alto", "ASax", "Alto-Saxophone"), "Alto_Saxophone"),
+     (("Contrabass", "Double_Bass", "Cb", "Double-Bass"), "Contrabass")],
+)
+def test_alias_table_maps_every_spelling_to_one_name(spellings, canonical):
+    assert {sol.canonical_instrument(s) for s in spellings} == {canonical}
+
+
+def test_alias_table_keeps_the_rendered_set_names_and_unknown_names():
+    from helpers.data.instruments import INSTRUMENTS
+
+    for name, inst in INSTRUMENTS.items():  # the rendered set's names and abbreviations are canonical
+        assert sol.canonical_instrument(name) == name and sol.canonical_instrument(inst.abbr) == name
+        assert sol.instrument_family(inst.abbr) == inst.family
+    owners = {}
+    for name, (_, aliases) in sol.INSTRUMENT_ALIASES.items():
+        for alias in (name, *aliases):
+            owners.setdefault(sol._alias_key(alias), set()).add(name)
+    assert all(len(names) == 1 for names in owners.values())  # no spelling points at two instruments
+    assert sol.canonical_instrument("Theremin") == "Theremin" and sol.instrument_family("Theremin") == ""
+
+
+def test_tree_folders_spelled_another_way_and_without_split_folders(tmp_path):
+    root = tmp_path / "TinySOL"
+    write_tone(root / "Strings/Violoncello/ordinario/Vc-ord-C3-ff-4c-N.wav", 130.8, sr=44100)
+    write_tone(root / "Brass/French_Horn/ordinario/Hn-ord-F3-pp-N.wav", 174.6)
+    write_tone(root / "Brass/Tenor_Trombone/ordinario/TTbn-ord-A#2-mf-N.wav", 116.5)
+    write_tone(root / "Winds/Theremin/ordinario/Thr-ord-A4-mf-N.wav")  # unknown: kept as written
+    write_tone(root / "Tuba-notes/BTb-ord-C2-ff-N.wav", 65.4)  # no family folder: from the abbreviation
+    labels = sol.load_sol(root, progress=False).labels.sort_values("pitch")
+    assert labels["instrument"].tolist() == ["Bass_Tuba", "Trombone", "Cello", "Horn", "Theremin"]
+    assert labels["family"].tolist() == ["Brass", "Brass", "Strings", "Brass", "Winds"]
+    assert set(labels["split"]) == {""}  # the root folder's own name is not a split
+    assert set(labels["soundfont"]) == {""}
+    assert len(sol.load_sol(root, instruments=["Violoncello", "Hn"], progress=False)) == 2
+
+
+def test_symlinked_files_and_folders_are_followed_and_loops_stopped(tmp_path):
+    store = make_tree(tmp_path / "store")
+    root = tmp_path / "linked"
+    (root / "train/Strings").mkdir(parents=True)
+    os.symlink(store / "train/Brass", root / "train/Brass", target_is_directory=True)
+    (root / "train/Strings/Violin/ordinario").mkdir(parents=True)
+    for f in (store / "train/Strings/Violin/ordinario").iterdir():
+        os.symlink(f, root / "train/Strings/Violin/ordinario" / f.name)
+    os.symlink(root / "train", root / "train/Strings/loop", target_is_directory=True)  # a loop
+    os.symlink(tmp_path / "gone.wav", root / "train/Strings/Violin/ordinario/Vn-ord-C4-ff-N.wav")  # broken
+    with pytest.warns(UserWarning, match="2 link") as record:
+        data = sol.load_sol(root, progress=False)
+    message = str(record[0].message)
+    assert "loop" in message and "Vn-ord-C4-ff-N.wav" in message
+    assert sorted(data.labels["instrument"]) == ["Horn", "Violin", "Violin"]
+    assert set(data.labels["split"]) == {"train"} and all(str(p).startswith(str(root)) for p in data.paths)
+
+
+def test_metadata_columns_join_the_labels(tmp_path):
+    root = make_tree(tmp_path / "set")
+    pd.DataFrame({"path": ["train/Strings/Violin/ordinario/Vn-ord-A4-ff-N.wav", "./train/Brass/Horn/ordinario/Hn-ord-C3-mf-N.wav"],
+                  "instrument": ["ignored", "ignored"], "soundfont": ["musescore", "timgm6mb"],
+                  "velocity": [120, 80]}).to_csv(root / "metadata.csv", index=False)
+    labels = sol.load_sol(root, progress=False).labels
+    by_name = labels.set_index(labels["path"].map(lambda p: p.split("/")[-1]))
+    assert by_name.loc["Vn-ord-A4-ff-N.wav", ["instrument", "soundfont", "velocity"]].tolist() == ["Violin", "musescore", 120]
+    assert by_name.loc["Hn-ord-C3-mf-N.wav", "soundfont"] == "timgm6mb"
+    assert by_name.loc["Vn-ord-A5-pp-N.wav", "soundfont"] == ""  # a file the table does not list
+    assert len(sol.load_sol(root, soundfonts="timgm6mb", progress=False)) == 1
+    (root / "metadata.csv").write_text("file,soundfont\nx.wav,a\n")
+    with pytest.raises(ValueError, match="metadata.csv.*'path'"):
+        sol.load_sol(root, progress=False)

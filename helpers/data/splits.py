@@ -64,17 +64,19 @@ DEFAULT_UNSEEN = ("Bass_Tuba", "English_Horn", "Alto_Saxophone", "Harp", "Accord
 
 def note_splits(labels: pd.DataFrame, val_fraction: float = 0.1, seed: int = 0, by: str = "instrument",
                 train_split: str = "train", unseen_instruments: Sequence[str] | None = None,
+                unseen_split: str = "test",
                 holdout: Mapping[str, str | Sequence[str]] | None = None) -> dict[str, np.ndarray]:
     """``{"train", "val", "unseen"}`` row indices of a note table (columns ``split``, ``by``, ``path``).
 
     - The training pool: the rows whose ``split`` is ``train_split``; when no row has it (a
-      tree without split folders, TinySOL), every row. Rows outside the pool (split "test"
-      of the rendered set) go to ``unseen`` and never into training or validation.
+      tree without split folders, TinySOL), every row not in ``unseen_split`` (the rows of a
+      second tree, see :func:`note_table`). Rows outside the pool (split "test" of the
+      rendered set) go to ``unseen`` and never into training or validation.
     - ``unseen_instruments``: instruments (any spelling of the alias table,
       :func:`helpers.data.sol.canonical_instrument`) moved from the pool to ``unseen``.
-      None: none for a tree with a ``train_split`` folder; for a tree without split folders,
-      those of :data:`DEFAULT_UNSEEN` it holds. A named instrument the table lacks raises
-      ``ValueError`` naming it.
+      None: when every row is in the pool (no split folders, no second tree), those of
+      :data:`DEFAULT_UNSEEN` that the table holds, else none. A named instrument the table
+      lacks raises ``ValueError`` naming it.
     - The rest of the pool is divided by :func:`stratified_split` (``val``: ``val_fraction``
       of every ``by`` group), or, with ``holdout`` (``{"soundfont": "timgm6mb"}``: a column and
       one or several values), leave-one-out: the matching rows are ``val``, the others
@@ -88,11 +90,10 @@ def note_splits(labels: pd.DataFrame, val_fraction: float = 0.1, seed: int = 0, 
     if not len(labels):
         raise ValueError("the note table is empty")
     in_pool = (labels["split"] == train_split).to_numpy().copy()
-    has_split_folders = bool(in_pool.any())
-    if not has_split_folders:
-        in_pool = np.ones(len(labels), dtype=bool)
+    if not in_pool.any():
+        in_pool = (labels["split"] != unseen_split).to_numpy().copy()
     if unseen_instruments is None:
-        names = set(DEFAULT_UNSEEN) if not has_split_folders else set()
+        names = set(DEFAULT_UNSEEN) if in_pool.all() else set()
     else:
         names = {canonical_instrument(n) for n in ([unseen_instruments] if isinstance(unseen_instruments, str)
                                                    else unseen_instruments)}
@@ -140,7 +141,8 @@ def note_table(root, splits: str | Sequence[str] | None = None,
     ``metadata.csv``), sorted by split, instrument and path. Files whose name does not parse
     are left out. Filters as :func:`helpers.data.sol.select_notes` (instrument names in any
     spelling of the alias table). ``unseen_root``: a second tree whose notes are added with
-    ``split = unseen_split`` (the instruments never trained on). ``max_per_instrument`` keeps
+    ``split = unseen_split`` (the instruments never trained on; ``soundfonts`` filters it only
+    when its notes have a SoundFont label). ``max_per_instrument`` keeps
     that many notes of every (split, instrument), evenly spaced over its pitch range (a small,
     deterministic subset for quick runs).
     """
@@ -148,7 +150,9 @@ def note_table(root, splits: str | Sequence[str] | None = None,
 
     table = select_notes(scan_tree(root)[0], splits, instruments, None, dynamics, soundfonts)
     if unseen_root is not None:
-        other = select_notes(scan_tree(unseen_root)[0], None, None, None, dynamics, soundfonts)
+        other = scan_tree(unseen_root)[0]
+        labelled = (other["soundfont"] != "").any()  # recordings have no SoundFont to filter on
+        other = select_notes(other, None, None, None, dynamics, soundfonts if labelled else None)
         if not len(other):
             raise FileNotFoundError(f"no SOL-style notes match under unseen_root={unseen_root}")
         table = pd.concat([table, other.assign(split=unseen_split)], ignore_index=True)
