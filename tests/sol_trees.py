@@ -19,6 +19,10 @@ TINYSOL_INSTRUMENTS = (
     ("Brass", "French_Horn", "Hn", "Horn", 1.8),
     ("Brass", "Tenor_Trombone", "TTbn", "Trombone", 1.3),
     ("PluckedStrings", "Guitar", "Gtr", "Guitar", 2.2),
+    ("Strings", "Viola", "Va", "Viola", 0.9),
+    ("Strings", "Double_Bass", "Cb", "Contrabass", 1.1),
+    ("Winds", "Clarinet", "ClBb", "Clarinet_Bb", 1.2),
+    ("Winds", "Bassoon", "Bn", "Bassoon", 1.4),
     ("Brass", "Tuba", "BTb", "Bass_Tuba", 1.5),  # unseen by default (as in the rendered set)
     ("Winds", "Sax_Alto", "ASax", "Alto_Saxophone", 0.6),  # unseen by default
 )
