@@ -17,7 +17,7 @@ magnitudes of every file once per transform:
 
 Files are read through :func:`helpers.data.sol.load_waveform`, the one loader of the project
 (any rate resampled, channels mixed to mono, WAV/AIFF/FLAC at any bit depth). Entries are
-written atomically and read with ``numpy.load(allow_pickle=False)``. After new entries are
+written atomically (a small JSON header, then the raw float16 values: no pickle). After new entries are
 written, entries whose audio file is gone are removed, and when the whole cache exceeds
 :func:`max_cache_bytes` the stores used least recently go first. ``make clean-cache``
 (``python -m helpers.audio.cache clean``) removes it all.
@@ -31,9 +31,7 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -51,6 +49,8 @@ MAX_BYTES_ENV = "NOVELTY_CACHE_MAX_GB"
 DEFAULT_MAX_GB = 4.0
 META_FILE = "store.json"
 PRUNED_MARKER = ".pruned"
+ENTRY_SUFFIX = ".f16"
+ENTRY_MAGIC = b"novelty-spectra-f16\n"
 _F16_TOP = 14  # the largest magnitude of an entry is stored in [2^14, 2^15) (float16 max: 65504)
 
 
@@ -119,44 +119,57 @@ def spectra_key(transform: AudioTransform, paths: Sequence[str | os.PathLike], n
 
 
 def _entry_name(resolved: str) -> str:
-    return hashlib.sha1(resolved.encode()).hexdigest()[:24] + ".npz"
+    return hashlib.sha1(resolved.encode()).hexdigest()[:24] + ENTRY_SUFFIX
 
 
 def _fingerprint_text(fp: list) -> str:
-    return f"{fp[0]}\n{fp[1]}\n{fp[2]}"
+    return f"{fp[0]}|{fp[1]}|{fp[2]}"
 
 
 def _encode(magnitude: torch.Tensor) -> tuple[np.ndarray, int]:
     """float16 array and power-of-two exponent e with ``magnitude ~= array * 2^e``."""
     peak = float(magnitude.abs().max())
     exponent = (int(np.floor(np.log2(peak))) - _F16_TOP) if peak > 0 and np.isfinite(peak) else 0
-    return (magnitude.double() * 2.0 ** -exponent).numpy().astype(np.float16), exponent
+    return (magnitude.double() * 2.0 ** -exponent).numpy().astype("<f2"), exponent
 
 
 def _decode(array: np.ndarray, exponent: int) -> torch.Tensor:
     return torch.from_numpy(array.astype(np.float32) * np.float32(2.0 ** exponent))
 
 
+def _read_header(blob: bytes) -> tuple[dict, int]:
+    """The JSON header of an entry and where its float16 payload starts."""
+    if not blob.startswith(ENTRY_MAGIC):
+        raise ValueError("not a spectra cache entry")
+    end = blob.index(b"\n", len(ENTRY_MAGIC))
+    return json.loads(blob[len(ENTRY_MAGIC):end]), end + 1
+
+
 def _read_entry(path: Path, fingerprint: str) -> torch.Tensor | None:
-    """The stored magnitudes if the entry exists and was made from the same file, else None."""
+    """The stored magnitudes if the entry exists and was made from the same file, else None.
+
+    An entry is ``ENTRY_MAGIC``, one line of JSON (source fingerprint, exponent, shape), then
+    the float16 magnitudes, little-endian: one read, no pickle.
+    """
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["fingerprint"]) != fingerprint:
-                return None
-            return _decode(z["magnitude"], int(z["exponent"]))
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        blob = path.read_bytes()
+        header, start = _read_header(blob)
+        if header["fingerprint"] != fingerprint:
+            return None
+        shape = tuple(header["shape"])
+        array = np.frombuffer(blob, dtype="<f2", offset=start)
+        if array.size != int(np.prod(shape)):
+            return None  # truncated
+        return _decode(array.reshape(shape), int(header["exponent"]))
+    except (OSError, KeyError, ValueError, TypeError):
         return None  # missing, or a damaged entry: computed again and replaced
 
 
 def _write_entry(path: Path, array: np.ndarray, exponent: int, fingerprint: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".entry-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, magnitude=array, exponent=np.int16(exponent), fingerprint=np.str_(fingerprint))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    header = json.dumps({"fingerprint": fingerprint, "exponent": exponent, "shape": list(array.shape)})
+    from helpers.data.fetch_utils import atomic_write_bytes
+
+    atomic_write_bytes(path, ENTRY_MAGIC + header.encode() + b"\n" + np.ascontiguousarray(array).tobytes())
 
 
 def _signal_length(transform: AudioTransform, paths: Sequence, n_samples: int | None) -> int:
@@ -264,18 +277,19 @@ def prune_store(store: Path) -> int:
     """Remove the entries of one store whose audio file is gone or changed (and temporary
     files of writers killed an hour ago or more); returns the number of files removed."""
     removed = 0
-    for entry in store.glob("*.npz"):
+    for entry in store.glob("*" + ENTRY_SUFFIX):
         try:
-            with np.load(entry, allow_pickle=False) as z:
-                source, size, mtime = str(z["fingerprint"]).split("\n")
+            with open(entry, "rb") as f:
+                header, _ = _read_header(f.read(len(ENTRY_MAGIC) + 8192))
+            source, size, mtime = header["fingerprint"].rsplit("|", 2)
             st = os.stat(source)
             stale = st.st_size != int(size) or st.st_mtime_ns != int(mtime)
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        except (OSError, KeyError, ValueError, TypeError):
             stale = True
         if stale:
             entry.unlink(missing_ok=True)
             removed += 1
-    for tmp in store.glob(".entry-*.tmp"):
+    for tmp in store.glob(".*.part"):  # left by a writer killed an hour ago or more
         if time.time() - tmp.stat().st_mtime > 3600:
             tmp.unlink(missing_ok=True)
             removed += 1
