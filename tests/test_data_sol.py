@@ -279,3 +279,17 @@ def test_metadata_columns_join_the_labels(tmp_path):
     (root / "metadata.csv").write_text("file,soundfont\nx.wav,a\n")
     with pytest.raises(ValueError, match="metadata.csv.*'path'"):
         sol.load_sol(root, progress=False)
+
+
+@pytest.mark.parametrize("fmt, subtype", [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"), ("WAV", "FLOAT"),
+                                          ("AIFF", "PCM_24"), ("FLAC", "PCM_24"), ("FLAC", "PCM_16")])
+def test_one_loader_for_every_format_rate_and_channel_count(tmp_path, fmt, subtype):
+    """What load_sol and the spectra cache read: the same note whatever the file's encoding."""
+    t = np.arange(44100) / 44100
+    x = 0.5 * np.sin(2 * np.pi * 440.0 * t)
+    path = tmp_path / f"Vn-ord-A4-ff-N.{fmt.lower()}"
+    sf.write(path, np.stack([x, 0.5 * x], axis=1).astype(np.float32), 44100, subtype=subtype, format=fmt)
+    wave = sol.load_waveform(path, SR, SR)
+    reference = sol.resample(torch.from_numpy(0.75 * x).float(), 44100, SR)
+    assert wave.shape == (SR,)
+    torch.testing.assert_close(wave, reference, atol=2e-4 if subtype == "PCM_16" else 1e-5, rtol=0)
