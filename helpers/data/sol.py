@@ -14,9 +14,14 @@ Labels come from the name (MIDI pitch, dynamics) and from the folders when prese
 (``<split>/<Family>/<Instrument>/<technique>/<file>``); without family folders the
 instrument and family come from the abbreviation. Every instrument name goes through one
 alias table (:data:`INSTRUMENT_ALIASES`: ``Violoncello``, ``Cello``, ``Vc`` -> ``Cello``).
+Only folders below the root count, so a tree without split folders has ``split == ""``.
+A ``metadata.csv`` at the root with a ``path`` column adds its other columns (``soundfont``:
+``""`` without one). Symbolic links are followed (:func:`list_audio_files`).
 
-:func:`load_sol` resamples every file to the working rate, mixes it to mono, pads or trims
-it to a fixed length and returns an :class:`AudioSet`. A file that cannot be read (empty,
+:func:`load_waveform` is the one loader of the project (the spectra cache reads through it
+too): any rate, channel count and bit depth of WAV, AIFF or FLAC, resampled to the working
+rate, mixed to mono, padded or trimmed. :func:`load_sol` reads a tree with it into an
+:class:`AudioSet`; :func:`scan_tree` gives the labels alone. A file that cannot be read (empty,
 truncated, not audio) or whose name does not parse is skipped with one warning listing all
 of them, or raises :class:`BadAudioError` / :class:`SolNameError` naming it with ``strict=True``.
 """
