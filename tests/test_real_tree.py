@@ -71,19 +71,18 @@ def test_a_symlinked_tree_reads_the_same(tree, tmp_path):
     assert set(table["split"]) == {"train"}  # the link's name is the split folder
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("model", ["frame", "note"])
 def test_frame_and_note_models_train_one_epoch_on_the_tree(tree, model):
     config = audio_preset(model, "stft", smoke=True, data_root=str(tree))
-    data = prepare_audio_data(config.resolve(), progress=False)
-    assert data.transform.sample_rate == 22050  # 44.1 kHz stereo files resampled, mixed to mono
-    wave = data.waves("train", [0])
-    assert wave.shape == (1, config.n_samples) and float(wave.abs().max()) > 0.05
-    run = train_audio_vae(config, data=data)
+    run = train_audio_vae(config)  # the call of notebook 03
     assert not run.reused and run.epochs == 1
     assert np.isfinite(run.history[-1]["train_loss"]) and np.isfinite(run.history[-1]["val_loss"])
+    data = prepare_audio_data(config.resolve(), progress=False)
+    assert data.transform.sample_rate == 22050  # 44.1 kHz stereo files resampled, mixed to mono
+    assert len(data.part("train")) == 9 and len(data.part("val")) == 9 and len(data.part("unseen")) == 4
+    wave = data.waves("train", [0])
+    assert wave.shape == (1, config.n_samples) and float(wave.abs().max()) > 0.05
     x = data.magnitudes("val")[:2]
-    assert run.model.reconstruct(x).shape == x.shape
-    assert torch.isfinite(run.model.reconstruct(x)).all()
-    # the same call as a notebook, without prepared data, finds the finished run
-    assert train_audio_vae(config).reused
+    recon = run.model.reconstruct(x)
+    assert recon.shape == x.shape and torch.isfinite(recon).all()
+    assert train_audio_vae(config).reused  # the same call again finds the finished run
