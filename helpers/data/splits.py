@@ -17,6 +17,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from helpers.data.instruments import INSTRUMENTS
+
 
 def stratified_split(groups: Sequence, keys: Sequence[str] | None = None, fraction: float = 0.1,
                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,9 +59,10 @@ def stratified_split(groups: Sequence, keys: Sequence[str] | None = None, fracti
     return kept_arr, held_arr
 
 
-#: instruments the rendered set keeps unseen (its ``test/`` split); the default "unseen"
-#: instruments of a tree without split folders, so that every set holds out the same timbres
-DEFAULT_UNSEEN = ("Bass_Tuba", "English_Horn", "Alto_Saxophone", "Harp", "Accordion")
+#: instruments the rendered set keeps unseen (its ``test/`` split: tuba, English horn, alto sax,
+#: harp, accordion); the default "unseen" instruments of a tree without split folders, so that
+#: every set holds out the same timbres
+DEFAULT_UNSEEN = tuple(name for name, inst in INSTRUMENTS.items() if inst.split == "test")
 
 
 def note_splits(labels: pd.DataFrame, val_fraction: float = 0.1, seed: int = 0, by: str = "instrument",
