@@ -10,7 +10,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 # (the editable install points at it), so a reused venv is refreshed only when needed.
 STAMP := $(abspath $(VENV))/.installed-$(shell (cat requirements.txt pyproject.toml; pwd) | sha1sum | cut -c1-12)
 
-.PHONY: install data demo smoke lab test clean-reports help
+.PHONY: install data demo smoke lab test clean-reports clean-cache help
 
 help:
 	@echo "make demo   install, fetch data, execute every notebook into $(REPORTS)/ (ipynb + html)"
@@ -18,6 +18,7 @@ help:
 	@echo "make lab    open JupyterLab on notebooks/"
 	@echo "make data   fetch MNIST and render the instrument set into data/"
 	@echo "make install  create the virtual environment $(VENV) (about 6 GB)"
+	@echo "make clean-cache  remove the cached spectra (recomputed when needed)"
 
 install: $(STAMP)
 
@@ -48,3 +49,7 @@ test: data
 
 clean-reports:
 	rm -rf $(REPORTS)
+
+# the spectra cache ($NOVELTY_CACHE_DIR/spectra, else data/cache/spectra): rebuilt when needed
+clean-cache:
+	$(BIN)/python -m helpers.audio.cache clean

@@ -1,5 +1,6 @@
 """SOL-style reader: pitch names, the three naming schemes, bad files, resampling, mono, length."""
 
+import os
 import warnings
 
 import numpy as np
@@ -76,7 +77,7 @@ def test_labels_from_folders_and_abbreviations(tmp_path):
     assert (tiny["family"], tiny["instrument"], tiny["technique"], tiny["pitch"]) == ("Winds", "Clarinet_Bb", "ordinario", 50)
     acids = sol.labels_for(tmp_path / "data/Brass/English-Horn/ordinario/EH_nA-4_120-A#3-ff.wav")
     assert (acids["family"], acids["instrument"], acids["abbr"], acids["pitch"], acids["scheme"]) == (
-        "Brass", "English-Horn", "EH", 58, "acids")
+        "Brass", "English_Horn", "EH", 58, "acids")
     no_technique = sol.labels_for(tmp_path / "Strings/Cello/Vc-ord-C2-mf-N.wav")
     assert (no_technique["family"], no_technique["instrument"]) == ("Strings", "Cello")
     flat = sol.labels_for(tmp_path / "notes/Hn-ord-F3-pp-N.wav")
@@ -132,12 +133,12 @@ def test_load_sol_tree(tmp_path):
     assert len(data) == 4 and data.duration == 1.0 and data.skipped == []
     labels = data.labels.set_index(data.labels["path"].map(lambda p: p.split("/")[-1]))
     assert labels.loc["Hn-ord-C3-mf-N.wav", ["family", "instrument", "pitch", "dynamics"]].tolist() == ["Brass", "Horn", 48, "mf"]
-    assert labels.loc["EH_nA-4_120-A#3-ff.aif", ["split", "instrument", "pitch"]].tolist() == ["test", "English-Horn", 58]
+    assert labels.loc["EH_nA-4_120-A#3-ff.aif", ["split", "instrument", "pitch"]].tolist() == ["test", "English_Horn", 58]
     short = data.paths.index(root / "train/Strings/Violin/ordinario/Vn-ord-A5-pp-N.wav")
     assert data.waves[short, int(0.3 * SR) + 10 :].abs().max() == 0  # zero padding after the note
     assert pd.api.types.is_integer_dtype(data.labels["pitch"])
     codes, cats = data.codes("instrument")
-    assert cats == ["English-Horn", "Horn", "Violin"] and codes.tolist() == [cats.index(i) for i in data.labels["instrument"]]
+    assert cats == ["English_Horn", "Horn", "Violin"] and codes.tolist() == [cats.index(i) for i in data.labels["instrument"]]
 
 
 def test_load_sol_filters_and_file_list(tmp_path):
@@ -199,3 +200,96 @@ def test_missing_source(tmp_path):
         sol.load_sol(tmp_path / "nowhere", progress=False)
     with pytest.raises(sol.BadAudioError, match="gone.wav"):
         sol.read_audio(tmp_path / "gone.wav")
+
+
+@pytest.mark.parametrize(
+    "spellings, canonical",
+    [(("Violoncello", "Cello", "Vc", "violoncello", "Violon-cello"), "Cello"),
+     (("French_Horn", "Horn", "Hn", "French-Horn", "french horn"), "Horn"),
+     (("Tenor_Trombone", "Trombone", "TTbn", "Tbn", "Tenor-Trombone"), "Trombone"),
+     (("Trumpet_C", "Trumpet", "TpC", "Tp", "Trumpet-C"), "Trumpet_C"),
+     (("Clarinet_Bb", "Clarinet", "ClBb", "Cl", "Clarinet-Bb"), "Clarinet_Bb"),
+     (("Bass_Tuba", "Tuba", "BTb", "Bass-Tuba"), "Bass_Tuba"),
+     (("English_Horn", "Cor_anglais", "EH", "English-Horn"), "English_Horn"),
+     (("Alto_Saxophone", "Sax_Alto", "ASax", "Alto-Saxophone"), "Alto_Saxophone"),
+     (("Contrabass", "Double_Bass", "Cb", "Double-Bass"), "Contrabass")],
+)
+def test_alias_table_maps_every_spelling_to_one_name(spellings, canonical):
+    assert {sol.canonical_instrument(s) for s in spellings} == {canonical}
+
+
+def test_alias_table_keeps_the_rendered_set_names_and_unknown_names():
+    from helpers.data.instruments import INSTRUMENTS
+
+    for name, inst in INSTRUMENTS.items():  # the rendered set's names and abbreviations are canonical
+        assert sol.canonical_instrument(name) == name and sol.canonical_instrument(inst.abbr) == name
+        assert sol.instrument_family(inst.abbr) == inst.family
+    owners = {}
+    for name, (_, aliases) in sol.INSTRUMENT_ALIASES.items():
+        for alias in (name, *aliases):
+            owners.setdefault(sol._alias_key(alias), set()).add(name)
+    assert all(len(names) == 1 for names in owners.values())  # no spelling points at two instruments
+    assert sol.canonical_instrument("Theremin") == "Theremin" and sol.instrument_family("Theremin") == ""
+
+
+def test_tree_folders_spelled_another_way_and_without_split_folders(tmp_path):
+    root = tmp_path / "TinySOL"
+    write_tone(root / "Strings/Violoncello/ordinario/Vc-ord-C3-ff-4c-N.wav", 130.8, sr=44100)
+    write_tone(root / "Brass/French_Horn/ordinario/Hn-ord-F3-pp-N.wav", 174.6)
+    write_tone(root / "Brass/Tenor_Trombone/ordinario/TTbn-ord-A#2-mf-N.wav", 116.5)
+    write_tone(root / "Winds/Theremin/ordinario/Thr-ord-A4-mf-N.wav")  # unknown: kept as written
+    write_tone(root / "Tuba-notes/BTb-ord-C2-ff-N.wav", 65.4)  # no family folder: from the abbreviation
+    labels = sol.load_sol(root, progress=False).labels.sort_values("pitch")
+    assert labels["instrument"].tolist() == ["Bass_Tuba", "Trombone", "Cello", "Horn", "Theremin"]
+    assert labels["family"].tolist() == ["Brass", "Brass", "Strings", "Brass", "Winds"]
+    assert set(labels["split"]) == {""}  # the root folder's own name is not a split
+    assert set(labels["soundfont"]) == {""}
+    assert len(sol.load_sol(root, instruments=["Violoncello", "Hn"], progress=False)) == 2
+
+
+def test_symlinked_files_and_folders_are_followed_and_loops_stopped(tmp_path):
+    store = make_tree(tmp_path / "store")
+    root = tmp_path / "linked"
+    (root / "train/Strings").mkdir(parents=True)
+    os.symlink(store / "train/Brass", root / "train/Brass", target_is_directory=True)
+    (root / "train/Strings/Violin/ordinario").mkdir(parents=True)
+    for f in (store / "train/Strings/Violin/ordinario").iterdir():
+        os.symlink(f, root / "train/Strings/Violin/ordinario" / f.name)
+    os.symlink(root / "train", root / "train/Strings/loop", target_is_directory=True)  # a loop
+    os.symlink(tmp_path / "gone.wav", root / "train/Strings/Violin/ordinario/Vn-ord-C4-ff-N.wav")  # broken
+    with pytest.warns(UserWarning, match="2 link") as record:
+        data = sol.load_sol(root, progress=False)
+    message = str(record[0].message)
+    assert "loop" in message and "Vn-ord-C4-ff-N.wav" in message
+    assert sorted(data.labels["instrument"]) == ["Horn", "Violin", "Violin"]
+    assert set(data.labels["split"]) == {"train"} and all(str(p).startswith(str(root)) for p in data.paths)
+
+
+def test_metadata_columns_join_the_labels(tmp_path):
+    root = make_tree(tmp_path / "set")
+    pd.DataFrame({"path": ["train/Strings/Violin/ordinario/Vn-ord-A4-ff-N.wav", "./train/Brass/Horn/ordinario/Hn-ord-C3-mf-N.wav"],
+                  "instrument": ["ignored", "ignored"], "soundfont": ["musescore", "timgm6mb"],
+                  "velocity": [120, 80]}).to_csv(root / "metadata.csv", index=False)
+    labels = sol.load_sol(root, progress=False).labels
+    by_name = labels.set_index(labels["path"].map(lambda p: p.split("/")[-1]))
+    assert by_name.loc["Vn-ord-A4-ff-N.wav", ["instrument", "soundfont", "velocity"]].tolist() == ["Violin", "musescore", 120]
+    assert by_name.loc["Hn-ord-C3-mf-N.wav", "soundfont"] == "timgm6mb"
+    assert by_name.loc["Vn-ord-A5-pp-N.wav", "soundfont"] == ""  # a file the table does not list
+    assert len(sol.load_sol(root, soundfonts="timgm6mb", progress=False)) == 1
+    (root / "metadata.csv").write_text("file,soundfont\nx.wav,a\n")
+    with pytest.raises(ValueError, match="metadata.csv.*'path'"):
+        sol.load_sol(root, progress=False)
+
+
+@pytest.mark.parametrize("fmt, subtype", [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"), ("WAV", "FLOAT"),
+                                          ("AIFF", "PCM_24"), ("FLAC", "PCM_24"), ("FLAC", "PCM_16")])
+def test_one_loader_for_every_format_rate_and_channel_count(tmp_path, fmt, subtype):
+    """What load_sol and the spectra cache read: the same note whatever the file's encoding."""
+    t = np.arange(44100) / 44100
+    x = 0.5 * np.sin(2 * np.pi * 440.0 * t)
+    path = tmp_path / f"Vn-ord-A4-ff-N.{fmt.lower()}"
+    sf.write(path, np.stack([x, 0.5 * x], axis=1).astype(np.float32), 44100, subtype=subtype, format=fmt)
+    wave = sol.load_waveform(path, SR, SR)
+    reference = sol.resample(torch.from_numpy(0.75 * x).float(), 44100, SR)
+    assert wave.shape == (SR,)
+    torch.testing.assert_close(wave, reference, atol=2e-4 if subtype == "PCM_16" else 1e-5, rtol=0)

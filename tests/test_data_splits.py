@@ -71,3 +71,61 @@ def test_middle_notes_picks_the_median_pitch_of_each_instrument_whatever_the_row
     assert middle_notes(shuffled, dynamics="mf") == picks  # same labels, any order
     with pytest.raises(KeyError, match="Oboe"):
         middle_notes(table, groups=["Oboe"])
+
+
+def _flat_table():
+    """A tree without split folders, three SoundFonts: the table a TinySOL-style tree gives."""
+    rows = [{"path": f"{name}/{sf}-{i:02d}.wav", "split": "", "instrument": name, "soundfont": sf}
+            for name in ("Violin", "Cello", "Horn", "Bass_Tuba", "Harp") for sf in ("musescore", "timgm6mb", "csound")
+            for i in range(10)]
+    return pd.DataFrame(rows)
+
+
+def test_no_split_folders_stratified_split_and_default_unseen_instruments():
+    table = _flat_table()
+    parts = note_splits(table, val_fraction=0.1, seed=0)
+    assert sorted(np.concatenate(list(parts.values()))) == list(range(len(table)))
+    assert set(table.loc[parts["unseen"], "instrument"]) == {"Bass_Tuba", "Harp"}  # as in the rendered set
+    for name in ("Violin", "Cello", "Horn"):
+        assert table.loc[parts["val"]].instrument.eq(name).sum() == 3  # 10% of 30
+    none_unseen = note_splits(table, unseen_instruments=())
+    assert len(none_unseen["unseen"]) == 0
+    named = note_splits(table, unseen_instruments=["Violoncello", "Hn"])  # any spelling
+    assert set(table.loc[named["unseen"], "instrument"]) == {"Cello", "Horn"}
+    with pytest.raises(ValueError, match="unseen_instruments.*Oboe"):
+        note_splits(table, unseen_instruments=["Oboe"])
+    with pytest.raises(ValueError, match="no training notes"):
+        note_splits(table, unseen_instruments=["Violin", "Cello", "Horn", "Tuba", "Harp"])
+
+
+def test_leave_one_soundfont_out():
+    table = _flat_table()
+    parts = note_splits(table, holdout={"soundfont": "timgm6mb"})
+    val, train = table.loc[parts["val"]], table.loc[parts["train"]]
+    assert set(val.soundfont) == {"timgm6mb"} and set(train.soundfont) == {"musescore", "csound"}
+    assert set(val.instrument) == set(train.instrument) == {"Violin", "Cello", "Horn"}
+    assert len(val) == 30 and len(train) == 60
+    assert set(table.loc[parts["unseen"], "instrument"]) == {"Bass_Tuba", "Harp"}  # every SoundFont
+    with pytest.raises(ValueError, match="holdout.*fluid"):
+        note_splits(table, holdout={"soundfont": "fluid"})
+    with pytest.raises(KeyError, match="holdout.*velocity"):
+        note_splits(table, holdout={"velocity": "80"})
+    with pytest.raises(ValueError, match="leaves no training note"):
+        note_splits(table, holdout={"soundfont": ["musescore", "timgm6mb", "csound"]})
+
+
+def test_note_table_filters_soundfonts_and_adds_a_second_tree(tmp_path):
+    from helpers.data.splits import note_table
+    from helpers.data.toy import write_toy_note_set
+
+    write_toy_note_set(tmp_path / "a", pitches=(60, 64), dynamics=("ff",), train=("Violin", "Horn"), unseen=())
+    write_toy_note_set(tmp_path / "b", pitches=(60,), dynamics=("ff",), train=("Flute",), unseen=())
+    rel = sorted(p.relative_to(tmp_path / "a").as_posix() for p in (tmp_path / "a").rglob("*.wav"))
+    pd.DataFrame({"path": rel, "soundfont": ["x", "y"] * 2}).to_csv(tmp_path / "a" / "metadata.csv", index=False)
+    table = note_table(tmp_path / "a", soundfonts=["x"], unseen_root=tmp_path / "b")
+    assert set(table.loc[table.split == "train", "soundfont"]) == {"x"} and (table.split == "train").sum() == 2
+    assert table.loc[table.split == "test", "instrument"].tolist() == ["Flute"]
+    parts = note_splits(table, val_fraction=0.5)
+    assert table.loc[parts["unseen"], "instrument"].tolist() == ["Flute"]
+    with pytest.raises(FileNotFoundError, match="no SOL-style notes"):
+        note_table(tmp_path / "a", soundfonts=["z"])

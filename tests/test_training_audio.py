@@ -123,3 +123,25 @@ def test_audio_presets_build_every_model_and_reject_unknown_names():
                      ({"transform": "mfcc"}, "transform")):
         with pytest.raises(ValueError, match=name):
             audio_preset(**kw)
+
+
+def test_data_options_round_trip_and_leave_one_soundfont_out(tmp_path):
+    import pandas as pd
+
+    from helpers.training.audio import data_key
+
+    root = write_toy_note_set(tmp_path / "set", SR, N, pitches=(57, 60, 64), dynamics=("ff",))
+    rel = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.wav"))
+    pd.DataFrame({"path": rel, "soundfont": ["a", "b", "c"] * (len(rel) // 3)}).to_csv(root / "metadata.csv", index=False)
+    config = tiny_config(str(root), unseen_instruments=["Tuba"], soundfonts="a", holdout_soundfont="b")
+    assert config.unseen_instruments == ("Tuba",) and config.soundfonts == ("a",)
+    back = AudioExperimentConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert back == config
+    for field_name in ("unseen_root", "unseen_instruments", "soundfonts", "holdout_soundfont"):
+        assert field_name in data_key(config)
+    loo = tiny_config(str(root), holdout_soundfont="b", soundfonts=("a", "b"))
+    data = prepare_audio_data(loo, progress=False)
+    assert set(data.part("val").soundfont) == {"b"} and set(data.part("train").soundfont) == {"a"}
+    assert set(data.part("unseen").instrument) == {"Harp"}
+    other = prepare_audio_data(tiny_config(str(root), holdout_soundfont="c", soundfonts=("a", "c")), progress=False)
+    assert other.fingerprint() != data.fingerprint() and data.fingerprint() == data.fingerprint()

@@ -26,8 +26,8 @@ from helpers.audio.transform import AudioTransform
 def iter_spectra(paths: Sequence[str | os.PathLike], transform: AudioTransform, chunk: int = 128,
                  cache_dir: str | os.PathLike | None = None, n_samples: int | None = None,
                  progress: bool = False) -> Iterator[torch.Tensor]:
-    """Magnitudes ``[n, F, T]`` of ``paths``, ``chunk`` files at a time, in order (each chunk is
-    one cache entry: computed once, then read from disk)."""
+    """Magnitudes ``[n, F, T]`` of ``paths``, ``chunk`` files at a time, in order (each file is
+    analysed once per transform, then read from the cache)."""
     paths = list(paths)
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")

@@ -12,10 +12,16 @@ real recordings can point the notebooks at them instead of the rendered default:
 
 Labels come from the name (MIDI pitch, dynamics) and from the folders when present
 (``<split>/<Family>/<Instrument>/<technique>/<file>``); without family folders the
-instrument and family come from the abbreviation (:data:`ABBREVIATIONS`).
+instrument and family come from the abbreviation. Every instrument name goes through one
+alias table (:data:`INSTRUMENT_ALIASES`: ``Violoncello``, ``Cello``, ``Vc`` -> ``Cello``).
+Only folders below the root count, so a tree without split folders has ``split == ""``.
+A ``metadata.csv`` at the root with a ``path`` column adds its other columns (``soundfont``:
+``""`` without one). Symbolic links are followed (:func:`list_audio_files`).
 
-:func:`load_sol` resamples every file to the working rate, mixes it to mono, pads or trims
-it to a fixed length and returns an :class:`AudioSet`. A file that cannot be read (empty,
+:func:`load_waveform` is the one loader of the project (the spectra cache reads through it
+too): any rate, channel count and bit depth of WAV, AIFF or FLAC, resampled to the working
+rate, mixed to mono, padded or trimmed. :func:`load_sol` reads a tree with it into an
+:class:`AudioSet`; :func:`scan_tree` gives the labels alone. A file that cannot be read (empty,
 truncated, not audio) or whose name does not parse is skipped with one warning listing all
 of them, or raises :class:`BadAudioError` / :class:`SolNameError` naming it with ``strict=True``.
 """
@@ -46,31 +52,62 @@ _PITCH_RE = re.compile(r"^([A-Ga-g])([#b]{0,2})(-?\d{1,2})$")
 _DYNAMICS_RE = re.compile(r"^(p{1,4}|mp|mf|f{1,4}|sfz?|fp)$")
 _ACIDS_CODE_RE = re.compile(r"^\d+_\d+$")
 
-# SOL instrument abbreviations (TinySOL, OrchideaSOL, acidsInstruments, the rendered set):
-# abbreviation -> (instrument, family). Used only when the tree has no family folders.
-ABBREVIATIONS: dict[str, tuple[str, str]] = {
-    "Vn": ("Violin", "Strings"),
-    "Va": ("Viola", "Strings"),
-    "Vc": ("Cello", "Strings"),
-    "Cb": ("Contrabass", "Strings"),
-    "Hp": ("Harp", "PluckedStrings"),
-    "Gtr": ("Guitar", "PluckedStrings"),
-    "Fl": ("Flute", "Winds"),
-    "Ob": ("Oboe", "Winds"),
-    "EH": ("English_Horn", "Winds"),
-    "ClBb": ("Clarinet_Bb", "Winds"),
-    "Cl": ("Clarinet_Bb", "Winds"),
-    "BKl": ("Bass_Clarinet", "Winds"),
-    "Bn": ("Bassoon", "Winds"),
-    "ASax": ("Alto_Saxophone", "Winds"),
-    "Hn": ("Horn", "Brass"),
-    "TpC": ("Trumpet_C", "Brass"),
-    "Tp": ("Trumpet_C", "Brass"),
-    "Tbn": ("Trombone", "Brass"),
-    "TTbn": ("Trombone", "Brass"),
-    "BTb": ("Bass_Tuba", "Brass"),
-    "Acc": ("Accordion", "Keyboards"),
+# One alias table for the instrument names of the three naming schemes (TinySOL/OrchideaSOL,
+# acidsInstruments / full SOL, the rendered set) and their folder spellings:
+# canonical name -> (family, aliases). The canonical names are the rendered set's folder names
+# (helpers.data.instruments), so every table, probe and notebook speaks of one "Cello" whatever
+# the tree called it ("Violoncello", "Vc"). Aliases are compared after normalisation
+# (:func:`_alias_key`: case, "-", "_" and spaces ignored).
+INSTRUMENT_ALIASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Violin": ("Strings", ("Vn", "Violino", "Violon")),
+    "Viola": ("Strings", ("Va", "Alto_Viola")),
+    "Cello": ("Strings", ("Vc", "Violoncello", "Violoncelle", "Violoncello_Cello")),
+    "Contrabass": ("Strings", ("Cb", "Double_Bass", "Contrebasse", "String_Bass")),
+    "Harp": ("PluckedStrings", ("Hp", "Harpe")),
+    "Guitar": ("PluckedStrings", ("Gtr", "Guitare", "Classical_Guitar")),
+    "Flute": ("Winds", ("Fl", "Flute_C")),
+    "Piccolo": ("Winds", ("Picc", "Pic")),
+    "Oboe": ("Winds", ("Ob", "Hautbois")),
+    "English_Horn": ("Winds", ("EH", "Cor_anglais")),
+    "Clarinet_Bb": ("Winds", ("ClBb", "Cl", "Clarinet", "Bb_Clarinet", "Clarinet_in_Bb", "Clarinette")),
+    "Bass_Clarinet": ("Winds", ("BKl", "BCl", "Bass_Clarinet_Bb", "Clarinette_basse")),
+    "Bassoon": ("Winds", ("Bn", "Bsn", "Basson", "Fagott")),
+    "Contrabassoon": ("Winds", ("CBn", "Cbsn", "Contrabasson")),
+    "Alto_Saxophone": ("Winds", ("ASax", "Sax_Alto", "Alto_Sax", "Saxophone_Alto")),
+    "Horn": ("Brass", ("Hn", "French_Horn", "Horn_F", "Cor")),
+    "Trumpet_C": ("Brass", ("TpC", "Tp", "Tpt", "Trumpet", "C_Trumpet", "Trumpet_in_C", "Trompette")),
+    "Trombone": ("Brass", ("Tbn", "TTbn", "Tenor_Trombone", "Trombone_Tenor")),
+    "Bass_Trombone": ("Brass", ("BTbn", "Trombone_Bass")),
+    "Bass_Tuba": ("Brass", ("BTb", "Tuba", "Tuba_Bass")),
+    "Accordion": ("Keyboards", ("Acc", "Accordeon")),
 }
+
+
+def _alias_key(name: str) -> str:
+    """Normalised spelling: lower case without ``-``, ``_``, spaces or dots."""
+    return re.sub(r"[\s_\-.]+", "", str(name)).lower()
+
+
+_CANONICAL: dict[str, str] = {}
+for _name, (_family, _aliases) in INSTRUMENT_ALIASES.items():
+    for _alias in (_name, *_aliases):
+        _CANONICAL.setdefault(_alias_key(_alias), _name)
+
+
+def canonical_instrument(name: str) -> str:
+    """The one name of an instrument: ``"Violoncello"``, ``"Cello"``, ``"Vc"`` -> ``"Cello"``.
+
+    Any spelling in :data:`INSTRUMENT_ALIASES` (case, ``-``, ``_`` and spaces ignored) maps to
+    its canonical name; an unknown name is returned unchanged (never dropped).
+    """
+    return _CANONICAL.get(_alias_key(name), str(name))
+
+
+def instrument_family(name: str) -> str:
+    """Family of an instrument name or alias (``"Hn"`` -> ``"Brass"``); ``""`` when unknown."""
+    entry = INSTRUMENT_ALIASES.get(canonical_instrument(name))
+    return entry[0] if entry else ""
+
 
 # Folder names that mark a family level in a SOL tree (compared case-insensitively).
 FAMILIES = ("Brass", "Keyboards", "Strings", "Winds", "Woodwinds", "PluckedStrings", "Percussion")
@@ -178,27 +215,32 @@ def parse_filename(name: str | os.PathLike) -> SolName:
     return SolName("sol", first, second, pitch, pitch_field, dynamics, tuple(fields[4:]))
 
 
-def labels_for(path: str | os.PathLike) -> dict:
+def labels_for(path: str | os.PathLike, root: str | os.PathLike | None = None) -> dict:
     """Labels of one file: its name parsed, plus instrument/family/split from the folders.
 
     In ``<split>/<Family>/<Instrument>/<technique>/<file>`` (or without the technique
     level) the family folder is found by name (:data:`FAMILIES`); without one, instrument
-    and family come from :data:`ABBREVIATIONS` (or the abbreviation itself and ``""``).
+    and family come from the abbreviation. The instrument is given its canonical name
+    (:func:`canonical_instrument`; an unknown one is kept as written). With ``root`` only the
+    folders below it count, so a tree without split folders (TinySOL) has ``split == ""``
+    whatever the root folder is called.
     """
     path = Path(path)
     parsed = parse_filename(path)
-    parents = path.parents
+    where = path.relative_to(root) if root is not None else path
+    parents = where.parents
     technique_folder = ""
     family = instrument = split = ""
     for level in (2, 1):  # family folder above <instrument>/<technique>/ or directly above <instrument>/
         if len(parents) > level and parents[level].name.lower() in _FAMILY_KEYS:
             family = parents[level].name
-            instrument = parents[level - 1].name
-            technique_folder = path.parent.name if level == 2 else ""
+            instrument = canonical_instrument(parents[level - 1].name)
+            technique_folder = where.parent.name if level == 2 else ""
             split = parents[level + 1].name if len(parents) > level + 1 else ""
             break
     if not family:
-        instrument, family = ABBREVIATIONS.get(parsed.abbr, (parsed.abbr, ""))
+        instrument = canonical_instrument(parsed.abbr)
+        family = instrument_family(instrument)
     return {
         "path": str(path),
         "split": split,
@@ -313,7 +355,9 @@ def load_waveform(
 
 # --------------------------------------------------------------------------- the reader
 
-LABEL_COLUMNS = ["path", "split", "family", "instrument", "abbr", "technique", "pitch", "pitch_name", "dynamics", "scheme"]
+LABEL_COLUMNS = ["path", "split", "family", "instrument", "abbr", "technique", "pitch", "pitch_name", "dynamics",
+                 "scheme", "soundfont"]
+METADATA_FILE = "metadata.csv"
 
 
 @dataclass
@@ -321,7 +365,8 @@ class AudioSet:
     """Notes read from a SOL-style tree.
 
     ``waves[i]`` is the mono note of ``paths[i]`` with labels ``labels.iloc[i]`` (columns
-    path, split, family, instrument, abbr, technique, pitch, pitch_name, dynamics, scheme).
+    path, split, family, instrument, abbr, technique, pitch, pitch_name, dynamics, scheme,
+    soundfont, then any extra columns of the tree's ``metadata.csv``).
     """
 
     waves: torch.Tensor  # [N, T] float32
@@ -360,22 +405,140 @@ class AudioSet:
 def list_audio_files(
     source: str | os.PathLike | Iterable[str | os.PathLike], extensions: Sequence[str] = AUDIO_EXTENSIONS
 ) -> list[Path]:
-    """Audio files under a folder (recursively, sorted) or the given files, in order."""
-    if isinstance(source, (str, os.PathLike)):
-        root = Path(source)
-        if root.is_file():
-            return [root]
-        if not root.is_dir():
-            raise FileNotFoundError(f"no such folder or file: {root}")
-        exts = {e.lower() for e in extensions}
-        return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and not p.name.startswith("."))
-    return [Path(p) for p in source]
+    """Audio files under a folder (recursively, sorted) or the given files, in order.
+
+    Symbolic links to files and folders are followed; a linked folder already visited (a loop
+    back to an ancestor, or a second link to the same folder) is not entered again, and a link
+    whose target is missing is left out; both with one warning naming them. Paths keep the
+    names they have under ``source`` (the labels come from those folders).
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return [Path(p) for p in source]
+    root = Path(source)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such folder or file: {root}")
+    exts = {e.lower() for e in extensions}
+    visited = {os.path.realpath(root)}
+    found: list[Path] = []
+    revisits: list[str] = []
+    broken: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        kept = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            real = os.path.realpath(os.path.join(dirpath, d))
+            if real in visited:
+                revisits.append(f"{os.path.join(dirpath, d)} -> {real}")
+                continue
+            visited.add(real)
+            kept.append(d)
+        dirnames[:] = kept
+        for name in filenames:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in exts:
+                continue
+            path = Path(dirpath) / name
+            if not path.exists():
+                broken.append(str(path))
+                continue
+            found.append(path)
+    problems = [f"  {p}: folder already read (symbolic link loop or second link), not entered again"
+                for p in revisits] + [f"  {p}: symbolic link to a missing file, left out" for p in broken]
+    if problems:
+        warnings.warn(f"{len(problems)} link(s) under {root} not followed:\n" + "\n".join(problems), stacklevel=2)
+    return sorted(found)
+
+
+def _relative_key(path: str | os.PathLike) -> str:
+    """A relative path as written in ``metadata.csv``: POSIX separators, no leading ``./``."""
+    text = str(path).replace("\\", "/")
+    while text.startswith("./"):
+        text = text[2:]
+    return text
+
+
+def read_metadata(root: str | os.PathLike) -> pd.DataFrame | None:
+    """``<root>/metadata.csv`` indexed by its ``path`` column (paths relative to ``root``),
+    or None when the tree has none. A file without a ``path`` column raises ``ValueError``
+    naming it."""
+    path = Path(root) / METADATA_FILE
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, keep_default_na=False)
+    if "path" not in table:
+        raise ValueError(f"{path}: needs a 'path' column (file paths relative to {root}); "
+                         f"it has {list(table.columns)}")
+    table["path"] = table["path"].map(_relative_key)
+    return table.drop_duplicates("path", keep="last").set_index("path")
+
+
+def scan_tree(
+    source: str | os.PathLike | Iterable[str | os.PathLike], strict: bool = False
+) -> tuple[pd.DataFrame, list[tuple[Path, str]]]:
+    """Labels of every note of a SOL-style tree (or list of files), without reading audio.
+
+    Returns ``(labels, skipped)``: one row per file whose name parses (columns
+    :data:`LABEL_COLUMNS`, then the extra columns of the root's ``metadata.csv`` joined on
+    the relative path), and the ``(file, why)`` of names that do not parse (``strict``:
+    raise :class:`SolNameError` on the first). ``soundfont`` comes from ``metadata.csv``
+    when it has that column, else it is ``""``.
+    """
+    root = Path(source) if isinstance(source, (str, os.PathLike)) and Path(source).is_dir() else None
+    rows, skipped = [], []
+    for path in list_audio_files(source):
+        try:
+            row = labels_for(path, root)
+        except SolNameError as err:
+            if strict:
+                raise
+            skipped.append((path, f"name does not parse ({err.reason})"))
+            continue
+        row["soundfont"] = ""
+        rows.append(row)
+    labels = pd.DataFrame(rows, columns=LABEL_COLUMNS)
+    metadata = read_metadata(root) if root is not None else None
+    if metadata is not None and len(labels):
+        keys = [_relative_key(Path(p).relative_to(root).as_posix()) for p in labels["path"]]
+        extra = [c for c in metadata.columns if c not in LABEL_COLUMNS or c == "soundfont"]
+        joined = metadata.reindex(keys)[extra].reset_index(drop=True)
+        if "soundfont" in joined:
+            labels["soundfont"] = joined.pop("soundfont").fillna("").astype(str).to_numpy()
+        labels = pd.concat([labels, joined], axis=1)
+    labels["pitch"] = labels["pitch"].astype("int64")
+    return labels, skipped
 
 
 def _as_set(value: str | Iterable[str] | None) -> set[str] | None:
     if value is None:
         return None
     return {value} if isinstance(value, str) else set(value)
+
+
+def select_notes(
+    labels: pd.DataFrame,
+    split: str | Iterable[str] | None = None,
+    instruments: str | Iterable[str] | None = None,
+    families: str | Iterable[str] | None = None,
+    dynamics: str | Iterable[str] | None = None,
+    soundfonts: str | Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The rows of a label table that match every filter given (None: no filter).
+
+    Instrument names go through the alias table (``"Violoncello"``, ``"Vc"`` and ``"Cello"``
+    select the same notes); an abbreviation as written in the file names matches too.
+    """
+    keep = np.ones(len(labels), dtype=bool)
+    wanted = _as_set(instruments)
+    if wanted is not None:
+        names = {canonical_instrument(n) for n in wanted}
+        keep &= (labels["instrument"].isin(names) | labels["abbr"].isin(wanted)).to_numpy()
+    for column, value in (("split", split), ("family", families), ("dynamics", dynamics), ("soundfont", soundfonts)):
+        values = _as_set(value)
+        if values is not None:
+            keep &= labels[column].astype(str).isin(values).to_numpy()
+    return labels[keep]
 
 
 def _report_skipped(skipped: list[tuple[Path, str]]) -> None:
@@ -394,60 +557,40 @@ def load_sol(
     dynamics: str | Iterable[str] | None = None,
     strict: bool = False,
     progress: bool = True,
+    soundfonts: str | Iterable[str] | None = None,
 ) -> AudioSet:
     """Read the notes of a SOL-style tree (a root folder or a list of files).
 
     Every note is resampled to ``sample_rate``, mixed to mono and padded/trimmed to
-    ``duration`` seconds. ``split``, ``instruments``, ``families`` and ``dynamics`` keep only
-    the matching notes (instrument names as in the folders, e.g. ``"Violin"``, or as
-    abbreviations, e.g. ``"Vn"``). Names that do not parse and files that cannot be read are
-    skipped with one warning listing them all, or raise on the first one if ``strict``.
+    ``duration`` seconds. ``split``, ``instruments``, ``families``, ``dynamics`` and
+    ``soundfonts`` keep only the matching notes (:func:`select_notes`: instrument names in any
+    spelling of the alias table, e.g. ``"Violin"`` or ``"Vn"``). Names that do not parse and
+    files that cannot be read are skipped with one warning listing them all, or raise on the
+    first one if ``strict``.
     """
-    files = list_audio_files(source)
     n_samples = int(round(duration * sample_rate))
-    keep_split, keep_instr = _as_set(split), _as_set(instruments)
-    keep_family, keep_dyn = _as_set(families), _as_set(dynamics)
-
-    skipped: list[tuple[Path, str]] = []
-    rows: list[dict] = []
-    for path in files:
-        try:
-            row = labels_for(path)
-        except SolNameError as err:
-            if strict:
-                raise
-            skipped.append((path, f"name does not parse ({err.reason})"))
-            continue
-        if keep_split is not None and row["split"] not in keep_split:
-            continue
-        if keep_instr is not None and row["instrument"] not in keep_instr and row["abbr"] not in keep_instr:
-            continue
-        if keep_family is not None and row["family"] not in keep_family:
-            continue
-        if keep_dyn is not None and row["dynamics"] not in keep_dyn:
-            continue
-        rows.append(row)
+    labels, skipped = scan_tree(source, strict=strict)
+    labels = select_notes(labels, split, instruments, families, dynamics, soundfonts).reset_index(drop=True)
 
     waves: list[torch.Tensor] = []
-    kept: list[dict] = []
-    for row in tqdm(rows, desc="reading notes", unit="file", disable=not progress):
+    kept: list[int] = []
+    for i, path in enumerate(tqdm(labels["path"], desc="reading notes", unit="file", disable=not progress)):
         try:
-            waves.append(load_waveform(row["path"], sample_rate, n_samples))
+            waves.append(load_waveform(path, sample_rate, n_samples))
         except BadAudioError as err:
             if strict:
                 raise
-            skipped.append((Path(row["path"]), err.reason))
+            skipped.append((Path(path), err.reason))
             continue
-        kept.append(row)
+        kept.append(i)
 
     _report_skipped(skipped)
-    labels = pd.DataFrame(kept, columns=LABEL_COLUMNS)
-    labels["pitch"] = labels["pitch"].astype("int64")
+    labels = labels.iloc[kept].reset_index(drop=True)
     stacked = torch.stack(waves) if waves else torch.zeros(0, n_samples)
     return AudioSet(
         waves=stacked.to(torch.float32).contiguous(),
         sample_rate=sample_rate,
         labels=labels,
-        paths=[Path(r["path"]) for r in kept],
+        paths=[Path(p) for p in labels["path"]],
         skipped=skipped,
     )

@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import torch
 
-from helpers.audio.datasets import frames, iter_spectra, load_spectra, notes, to_model_space
+from helpers.audio.noteset import AudioData, data_key, prepare_audio_data  # noqa: F401 (re-exported)
 from helpers.audio.transform import AudioTransform, STFTConfig, NSGTConfig, TransformConfig, build_transform
 from helpers.audio.transform import config_from_dict as transform_config_from_dict
 from helpers.models.audio import MODEL_KINDS, AudioVAE
@@ -62,7 +60,18 @@ class AudioExperimentConfig(Config):
         time_budget_min: stop before an epoch that would end after this many minutes
             (:class:`TimeBudget`); None: train ``trainer.n_epochs`` epochs. Keeps the default
             notebook run inside its time on a slow machine.
-        data_root: a SOL-style tree; None: the rendered instrument set (fetched when missing).
+        data_root: a SOL-style tree (the rendered set, TinySOL, OrchideaSOL, acidsInstruments; any
+            rate, channels and bit depth); None: the rendered instrument set (fetched when missing).
+        unseen_root: a second tree whose notes are the unseen instruments (None: none).
+        unseen_instruments: instruments (any spelling: "Tuba", "BTb", "Bass_Tuba") kept out of
+            training and validation, as the "unseen" part. None: the tree's ``test/`` folder, or,
+            for a tree without split folders, the instruments the rendered set keeps unseen
+            (:data:`helpers.data.splits.DEFAULT_UNSEEN`) that it holds; (): none.
+        soundfonts: keep only the notes of these SoundFonts (the ``soundfont`` column of the
+            tree's metadata.csv; empty: all).
+        holdout_soundfont: leave one SoundFont out: the training instruments' notes of this
+            SoundFont are the evaluation part ("val") and the other SoundFonts' notes train
+            (None: the stratified split below).
         val_fraction: share of every training instrument's notes held out for evaluation.
             10%, stratified by instrument (:func:`helpers.data.splits.note_splits`).
         split_seed: seed of that split.
@@ -88,6 +97,10 @@ class AudioExperimentConfig(Config):
     warmup_epochs: float = 0.0
     time_budget_min: float | None = None
     data_root: str | None = None
+    unseen_root: str | None = None
+    unseen_instruments: tuple[str, ...] | None = None
+    soundfonts: tuple[str, ...] = ()
+    holdout_soundfont: str | None = None
     val_fraction: float = 0.1
     split_seed: int = 0
     instruments: tuple[str, ...] = ()
@@ -108,6 +121,12 @@ class AudioExperimentConfig(Config):
         if isinstance(self.trainer, dict):
             self.trainer = TrainerConfig.from_dict(self.trainer)
         self.instruments, self.dynamics = tuple(self.instruments), tuple(self.dynamics)
+        self.soundfonts = (self.soundfonts,) if isinstance(self.soundfonts, str) else tuple(self.soundfonts)
+        if self.unseen_instruments is not None:
+            names = self.unseen_instruments
+            self.unseen_instruments = (names,) if isinstance(names, str) else tuple(names)
+        self.data_root = None if self.data_root is None else str(self.data_root)
+        self.unseen_root = None if self.unseen_root is None else str(self.unseen_root)
         if self.frame_stride < 1 or self.time_pool < 1:
             raise ValueError("frame_stride and time_pool must be >= 1")
 
@@ -149,116 +168,7 @@ class AudioExperimentConfig(Config):
 
 
 # --------------------------------------------------------------------------- data
-
-
-@dataclass
-class AudioData:
-    """The notes of an experiment in model space.
-
-    ``labels``: one row per note with a ``part`` column ("train", "val", "unseen");
-    ``x[part]``: scaled ``[N, F, T']`` (every ``frame_stride``-th frame, or frames pooled by
-    ``time_pool``); ``transform``: with the scaling fitted on the "train" part only.
-    """
-
-    config: AudioExperimentConfig
-    labels: pd.DataFrame
-    transform: AudioTransform
-    x: dict[str, torch.Tensor]
-    n_frames: int
-    chunk: int = 128
-
-    def part(self, name: str) -> pd.DataFrame:
-        """Labels of one part, in the row order of ``x[name]``."""
-        return self.labels[self.labels["part"] == name].reset_index(drop=True)
-
-    def examples(self, name: str) -> torch.Tensor:
-        """What the VAE trains on: frames ``[N * T', F]`` or notes ``[N, 1, F, T']``."""
-        x = self.x[name]
-        return frames(x) if self.config.model == "frame" else notes(x)
-
-    def magnitudes(self, name: str, rows: list[int] | np.ndarray | None = None) -> torch.Tensor:
-        """Full-resolution magnitudes ``[n, F, T]`` of a part (or of some of its rows), from the
-        spectra cache (the chunks written when the data was prepared)."""
-        paths = self.part(name)["path"].tolist()
-        wanted = np.arange(len(paths)) if rows is None else np.asarray(rows, dtype=np.int64)
-        out = {}
-        for chunk in _wanted_spectra(paths, self.transform, self.chunk, wanted, self.config.n_samples):
-            out.update(chunk)
-        if not len(wanted):
-            return torch.zeros(0, *self.transform.output_shape(self.config.n_samples))
-        return torch.stack([out[int(i)] for i in wanted])
-
-    def waves(self, name: str, rows) -> torch.Tensor:
-        """The notes' waveforms ``[n, n_samples]`` (mono, at the transform's rate)."""
-        from helpers.audio.cache import load_audio
-
-        paths = self.part(name)["path"].tolist()
-        return torch.from_numpy(np.stack([load_audio(paths[int(i)], self.transform.sample_rate,
-                                                     self.config.n_samples) for i in rows]))
-
-
-def _wanted_spectra(paths: list[str], transform: AudioTransform, chunk: int, wanted: np.ndarray,
-                      n_samples: int | None = None):
-    """Per chunk of ``paths``: ``{row: magnitude}`` of the wanted rows; chunks with no wanted row
-    are skipped without reading them."""
-    wanted_set = set(int(i) for i in wanted)
-    for start in range(0, len(paths), chunk):
-        rows = [i for i in range(start, min(start + chunk, len(paths))) if i in wanted_set]
-        if not rows:
-            yield {}
-            continue
-        magnitude = next(iter_spectra(paths[start:start + chunk], transform, chunk=chunk, n_samples=n_samples))
-        yield {i: magnitude[i - start].clone() for i in rows}  # a copy: the chunk is freed
-
-
-def prepare_audio_data(config: AudioExperimentConfig, progress: bool = True, chunk: int = 128) -> AudioData:
-    """Read (through the spectra cache), split, scale and lay out the notes of ``config``.
-
-    The split is :func:`helpers.data.splits.note_splits` (a stratified 10% of every training
-    instrument held out; the unseen instruments apart); the transform's scaling is fitted on
-    the training part only.
-    """
-    from helpers.data.splits import note_splits, note_table
-
-    root = config.data_root
-    if root is None:
-        from helpers.data.instruments import fetch_instruments
-
-        root = fetch_instruments(progress=progress)
-    table = note_table(root, instruments=config.instruments or None, dynamics=config.dynamics or None,
-                       max_per_instrument=config.max_per_instrument)
-    parts = note_splits(table, config.val_fraction, config.split_seed)
-    table["part"] = ""
-    for name, rows in parts.items():
-        table.loc[rows, "part"] = name
-    order = [table[table["part"] == name] for name in ("train", "val", "unseen")]
-    table = pd.concat(order).reset_index(drop=True)
-
-    transform = build_transform(config.transform)
-    train_paths = table.loc[table["part"] == "train", "path"].tolist()
-    transform.fit_scaling(iter_spectra(train_paths, transform, chunk=chunk, n_samples=config.n_samples,
-                                       progress=progress))
-    if config.model == "frame":
-        def reduce(m):
-            return transform.scale(m[..., ::config.frame_stride])
-    else:
-        def reduce(m):
-            return to_model_space(transform, m, config.time_pool)
-    x = {}
-    for name in ("train", "val", "unseen"):
-        paths = table.loc[table["part"] == name, "path"].tolist()
-        x[name] = load_spectra(paths, transform, reduce, chunk=chunk, n_samples=config.n_samples) if paths \
-            else torch.zeros(0, *transform.output_shape(config.n_samples))
-    n_frames = transform.output_shape(config.n_samples)[1]
-    return AudioData(config, table, transform, x, n_frames, chunk)
-
-
-def data_key(config: AudioExperimentConfig) -> dict:
-    """The config fields that :func:`prepare_audio_data` depends on."""
-    d = config.to_dict()
-    keep = ("model", "transform", "data_root", "val_fraction", "split_seed", "instruments", "dynamics",
-            "max_per_instrument", "n_samples", "frame_stride", "time_pool")
-    return {k: d[k] for k in keep}
+# The notes in model space live with the audio data (helpers.audio.noteset); re-exported here.
 
 
 # --------------------------------------------------------------------------- runs
