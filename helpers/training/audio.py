@@ -211,7 +211,7 @@ def audio_data_fingerprint(config: AudioExperimentConfig, progress: bool = False
     default rendered set is fetched first if missing."""
     from helpers.data.sol import list_audio_files
 
-    roots = {"data_root": config.data_root, "unseen_root": getattr(config, "unseen_root", None)}
+    roots = {"data_root": config.data_root, "unseen_root": config.unseen_root}
     if roots["data_root"] is None:
         from helpers.data.instruments import fetch_instruments
 
