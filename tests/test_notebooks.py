@@ -3,7 +3,6 @@ runner shows its progress, stops a notebook that runs out of time, and exports H
 reads offline (MathML equations, no progress-bar widgets, no local paths)."""
 
 import io
-import os
 from pathlib import Path
 
 import nbformat
@@ -84,6 +83,7 @@ def test_failing_notebook_raises_naming_it(tmp_path):
     assert (tmp_path / "out" / "99_broken.ipynb").is_file()
 
 
+@pytest.mark.slow
 def test_runner_shows_progress_stops_at_the_time_limit_and_cleans_outputs(tmp_path, monkeypatch):
     data = tmp_path / "data"
     monkeypatch.setenv("NOVELTY_DATA_DIR", str(data))
