@@ -76,3 +76,14 @@ def test_vae_objective_trains_and_reports_the_table_columns(tmp_path):
     assert {"test_elbo", "test_nll", "test_kl", "active_units", "time_s"} <= set(table.columns)
     assert (table["test_nll"] <= -table["test_elbo"] + 2.0).all()
     assert len(list((tmp_path / "vae" / "trials").glob("trial-*/checkpoints/last.pt"))) == 4
+
+
+def test_trial_checkpoint_finds_a_kept_checkpoint_and_names_a_missing_one(tmp_path):
+    from helpers.training.grid_search import trial_checkpoint
+
+    path = tmp_path / "trials" / "trial-0003" / "checkpoints" / "last.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"x")
+    assert trial_checkpoint(tmp_path, 3) == path
+    with pytest.raises(FileNotFoundError, match="trial-0004.*best.pt"):
+        trial_checkpoint(tmp_path, 4, which="best")

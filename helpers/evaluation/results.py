@@ -97,11 +97,12 @@ def mnist_likelihood_table(result: dict, here: dict | None = None,
 
 # ------------------------------------------------------------------------ audio_transforms.json
 def audio_transforms_notes(result: dict) -> dict:
-    """How many notes the quality runs used, of how many available, and their length/rate."""
+    """How many notes the quality runs used (``n_used``), of how many available, the ``seed`` of
+    their random draw, their length in samples and their sample rate; ``all``: every note used."""
     data = result.get("data", {})
     n_used = data.get("n_notes_quality", data.get("n_notes"))
     return {"n_used": n_used, "n_available": data.get("n_available"), "source": data.get("source", ""),
-            "n_samples": data.get("n_samples"), "sample_rate": data.get("sample_rate"),
+            "seed": data.get("seed"), "n_samples": data.get("n_samples"), "sample_rate": data.get("sample_rate"),
             "all": n_used is not None and n_used == data.get("n_available")}
 
 
