@@ -54,7 +54,8 @@ def test_transform_views_have_colour_bars_and_true_level_players():
     import matplotlib.pyplot as plt
 
     from helpers.audio import NSGTConfig, STFTConfig, build_transform
-    from helpers.display.transform_views import plot_phase_curves, plot_versions, plot_views, true_level_players
+    from helpers.display.transform_views import (plot_phase_curves, plot_versions, plot_views, true_level_players,
+                                                 true_level_table)
 
     sr, n = 8000, 8000
     t = torch.arange(n) / sr
@@ -71,6 +72,8 @@ def test_transform_views_have_colour_bars_and_true_level_players():
     assert _outside(plot_phase_curves(table).axes[0])
     players = true_level_players({"x": waves[1].numpy()}, sr)
     assert players[0][1] == pytest.approx(20 * np.log10(0.25), abs=0.01)
+    html = true_level_table({"original": waves[0].numpy(), "rebuilt <x>": waves[1].numpy()}, sr).data
+    assert html.count("<audio") == 2 and "-6.0 dBFS" in html and "-12.0 dBFS" in html and "rebuilt &lt;x&gt;" in html
     plt.close("all")
     with pytest.raises(ValueError, match="2 waves but 1 names"):
         plot_views(stft, nsgt, waves, ["a"])

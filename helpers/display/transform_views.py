@@ -71,3 +71,17 @@ def true_level_players(versions: dict, sample_rate: int) -> list:
         out.append((label, 20 * np.log10(peak) if peak > 0 else -np.inf,
                     audio_player(wave, sample_rate, normalize=False)))
     return out
+
+
+def true_level_table(versions: dict, sample_rate: int):
+    """An HTML table with one row per version: its name, its peak level in dBFS and a player at
+    its true level (see :func:`true_level_players`), so that each player is labelled."""
+    from html import escape
+
+    from IPython.display import HTML
+
+    rows = "".join(f"<tr><td style='text-align:left'>{escape(str(label))}</td><td>{peak:.1f} dBFS</td>"
+                   f"<td>{player._repr_html_()}</td></tr>"
+                   for label, peak, player in true_level_players(versions, sample_rate))
+    return HTML("<table><thead><tr><th>version</th><th>peak level</th><th>player (not normalised)</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
