@@ -234,9 +234,11 @@ def grid_summary(table: pd.DataFrame, keys=("z_dim", "beta")) -> pd.DataFrame:
     return out.sort_values("val NLL, mean (nats)")
 
 
-def train_2d(x_train: torch.Tensor, run_root, epochs: int | None = None, seed: int = 0) -> CachedRun:
-    """The ``"2d"`` preset (a 2-D latent space to draw without projection), trained or reloaded."""
-    return train_preset("2d", x_train, run_root, epochs=epochs, seed=seed, run_name="mnist-2d")
+def train_2d(x_train: torch.Tensor, run_root, epochs: int | None = None, minutes: float | None = None,
+             seed: int = 0) -> CachedRun:
+    """The ``"2d"`` preset (a 2-D latent space to draw without projection), trained or reloaded;
+    ``minutes`` stops it after the last epoch that fits."""
+    return train_preset("2d", x_train, run_root, epochs=epochs, minutes=minutes, seed=seed, run_name="mnist-2d")
 
 
 def untrained(config: VAEConfig | None = None, seed: int = 0):
