@@ -67,6 +67,7 @@ def test_grid_summary_and_beta_comparison():
     small = study.beta_comparison(_trials(), 2)
     assert small[2.0]["nll"] == pytest.approx(148.0) and small[1.0]["nll_std"] == pytest.approx(3.0)
     assert small["difference"] == pytest.approx(-2.0) and small["n_seeds"] == 3
+    assert small["difference_std"] == pytest.approx(3.0)  # paired differences -2, +1, -5
     assert small["second_lower_in"] == 2  # beta 2 vs 1: 148 < 150, 154 > 153, 142 < 147
     big = study.beta_comparison(_trials(), 8)
     assert big["difference"] == pytest.approx(8.0) and big["second_lower_in"] == 0

@@ -127,7 +127,7 @@ def latent_scatter(points, labels=None, ax=None, title: str | None = None, s: fl
     return ax
 
 
-def manifold_and_codes(images, z1, z2, codes, labels=None, title: str = "2-D model"):
+def manifold_and_codes(images, z1, z2, codes, labels=None, title: str = "2-D model", s: float = 1.5):
     """Left: the decoded grid (:func:`show_manifold`) at cell centres ``z1 x z2``; right: the codes
     ``[N, 2]`` by label, on the same z ranges extended to every code, with the grid's span drawn
     as a rectangle. Returns the figure."""
@@ -139,12 +139,12 @@ def manifold_and_codes(images, z1, z2, codes, labels=None, title: str = "2-D mod
     fig, axes = plt.subplots(1, 2, figsize=(15, 6.8))
     show_manifold(images, n=len(z1), ax=axes[0], z1=z1, z2=z2,
                   title=f"{title}: E[x|z] on a {len(z1)} x {len(z2)} grid (z1 right, z2 up)")
-    latent_scatter(c, labels, ax=axes[1], s=4, title=f"{title}: E_q[z|x] of test digits, by label",
+    latent_scatter(c, labels, ax=axes[1], s=s, title=f"{title}: E_q[z|x] of test digits, by label",
                    xlabel="z1", ylabel="z2")
     h1, h2 = (z1[1] - z1[0]) / 2, (z2[1] - z2[0]) / 2
     axes[1].add_patch(Rectangle((z1[0] - h1, z2[0] - h2), z1[-1] - z1[0] + 2 * h1, z2[-1] - z2[0] + 2 * h2,
                                 fill=False, ec="k", lw=1.2, ls="--", label="span of the decoded grid"))
-    axes[1].text(z1[0] - h1, z2[-1] + h2, " span of the decoded grid (dashed)", va="bottom", fontsize="small")
+    axes[1].text(z1[0] - h1, z2[-1] + h2, "span of the decoded grid (dashed)\n", va="bottom", fontsize="small")
     axes[1].grid(alpha=0.3)
     fig.tight_layout()
     return fig

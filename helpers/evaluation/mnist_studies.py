@@ -279,7 +279,8 @@ def cached_subset_elbo_gap(run: CachedRun, x_all: torch.Tensor, n: int, seed: in
 def beta_comparison(trials: pd.DataFrame, z_dim: int, betas=(1.0, 2.0)) -> dict:
     """Two KL weights at one latent size in a :func:`seeded_grid_search`: per beta the mean and
     standard deviation over seeds of the validation NLL and KL and the mean active units; the
-    mean NLL difference (second minus first) and in how many seeds the second beta scored lower."""
+    mean NLL difference (second minus first), the standard deviation over seeds of that paired
+    difference (``difference_std``) and in how many seeds the second beta scored lower."""
     rows = trials[trials.z_dim == z_dim]
     per_seed = rows.pivot_table(index="seed", columns="beta", values="test_nll")
     out = {"z_dim": int(z_dim), "betas": tuple(float(b) for b in betas), "n_seeds": int(len(per_seed))}
@@ -290,5 +291,7 @@ def beta_comparison(trials: pd.DataFrame, z_dim: int, betas=(1.0, 2.0)) -> dict:
                          "active": float(part.active_units.mean())}
     first, second = (float(b) for b in betas)
     out["difference"] = out[second]["nll"] - out[first]["nll"]
+    paired = per_seed[second] - per_seed[first]
+    out["difference_std"] = float(paired.std(ddof=1)) if len(paired) > 1 else float("nan")
     out["second_lower_in"] = int((per_seed[second] < per_seed[first]).sum())
     return out
