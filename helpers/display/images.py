@@ -60,6 +60,11 @@ def show_reconstructions(x, x_hat, n: int = 10, ax=None, title: str = "data (top
     return show_images(np.concatenate([x, x_hat]), nrow=len(x), ax=ax, title=title)
 
 
+def _tick(value: float) -> str:
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
 def show_manifold(images, n: int | None = None, ax=None, eps: float = 0.05,
                   title: str = "latent manifold (z1 right, z2 up)", z1=None, z2=None, n_ticks: int = 5):
     """The ``n x n`` grid of decoded images, first row at the top (z2 decreasing down the rows,
@@ -87,8 +92,8 @@ def show_manifold(images, n: int | None = None, ax=None, eps: float = 0.05,
     h, w = mosaic.shape[0] / n, mosaic.shape[1] / n
     ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ticks = np.unique(np.linspace(0, n - 1, min(n, n_ticks)).round().astype(int))
-    ax.set_xticks(ticks * w + w / 2, [f"{z1[i]:.1f}" for i in ticks])
-    ax.set_yticks(ticks * h + h / 2, [f"{np.sort(z2)[::-1][i]:.1f}" for i in ticks])
+    ax.set_xticks(ticks * w + w / 2, [_tick(z1[i]) for i in ticks])
+    ax.set_yticks(ticks * h + h / 2, [_tick(np.sort(z2)[::-1][i]) for i in ticks])
     ax.set_xlabel("z1 (centre of each cell)")
     ax.set_ylabel("z2 (centre of each cell)")
     ax.set_title(title)
