@@ -73,3 +73,15 @@ def test_helpers_reject_bad_shapes_and_keep_silence_silent():
         array_to_png(np.zeros(3))
     wave, _ = sf.read(io.BytesIO(wave_to_wav_bytes(np.zeros(100), 8000)))
     assert np.all(wave == 0)
+
+
+def test_static_view_is_the_starting_point_and_says_a_kernel_is_needed():
+    from PIL import Image
+
+    explorer = LatentExplorer(_decode, latent_dim=3, n_sliders=2, image_scale=2)
+    explorer.update([1.0, 2.0])  # wherever it was, the snapshot shows the origin
+    text, png = explorer.static_view("the spectrogram")
+    assert png == LatentExplorer(_decode, latent_dim=3, n_sliders=2, image_scale=2).update([0.0, 0.0]).png
+    assert Image.open(io.BytesIO(png)).size == (5 * 2, 8 * 2)
+    assert "kernel" in text and "HTML" in text and "the spectrogram" in text
+    np.testing.assert_array_equal(explorer.values, [0.0, 0.0])

@@ -120,3 +120,14 @@ def test_grid_folder_is_keyed_on_the_base_config_and_the_data_not_the_grid_alone
     assert len(calls) == 2  # reloaded
     grid_search(counting(base.replace(beta=2.0)), grid, metric="test_nll", name="g")
     assert len(calls) == 4  # a new base config is a new search
+
+
+def test_trial_checkpoint_finds_a_kept_checkpoint_and_names_a_missing_one(tmp_path):
+    from helpers.training.grid_search import trial_checkpoint
+
+    path = tmp_path / "trials" / "trial-0003" / "checkpoints" / "last.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"x")
+    assert trial_checkpoint(tmp_path, 3) == path
+    with pytest.raises(FileNotFoundError, match="trial-0004.*best.pt"):
+        trial_checkpoint(tmp_path, 4, which="best")

@@ -4,7 +4,9 @@ spectrogram, and an audio player that updates when a slider is released.
 The logic lives in :class:`LatentExplorer`, which needs no browser: ``update(values)`` decodes
 and renders one point and returns what the widget would show, so it can be tested and timed.
 ``widget()`` wraps it in ipywidgets (sliders with ``continuous_update=False``, a "random
-point" button and an "encode this file" box).
+point" button and an "encode this file" box). A widget needs a running kernel: an exported HTML
+page shows an empty area in its place, so ``show()`` also displays a static picture of the
+starting point with a sentence that says so.
 """
 
 from __future__ import annotations
@@ -158,6 +160,27 @@ class LatentExplorer:
             raise RuntimeError("this explorer was built without encode_file")
         z = self.encode_file_fn(path)
         return self.update(self.values_from_z(z))
+
+    def snapshot(self, values=None) -> bytes:
+        """PNG of the point at ``values`` (default: every slider at 0, the origin), as the widget
+        first shows it; the explorer is left at that point."""
+        return self.update(np.zeros(self.n_sliders) if values is None else values).png
+
+    def static_view(self, what: str = "the decoded image") -> tuple[str, bytes]:
+        """``(sentence, png)`` for readers without a kernel: the starting point of the explorer."""
+        png = self.snapshot()
+        text = (f"*Static picture of the starting point* (every slider at 0): {what} that the explorer "
+                f"below first shows. Moving the sliders needs a live Python kernel (JupyterLab or Jupyter "
+                f"Notebook running this notebook); in an exported HTML page the explorer stays empty.")
+        return text, png
+
+    def show(self, slider_labels: list[str] | None = None, what: str = "the decoded image") -> None:
+        """Display the static picture of :meth:`static_view`, then the live widget."""
+        from IPython.display import Image, Markdown, display
+
+        text, png = self.static_view(what)
+        display(Markdown(text), Image(data=png, format="png"))
+        display(self.widget(slider_labels))
 
     # ---------------------------------------------------------------- widgets
     def widget(self, slider_labels: list[str] | None = None):

@@ -60,9 +60,20 @@ def show_reconstructions(x, x_hat, n: int = 10, ax=None, title: str = "data (top
     return show_images(np.concatenate([x, x_hat]), nrow=len(x), ax=ax, title=title)
 
 
+def _tick(value: float) -> str:
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
 def show_manifold(images, n: int | None = None, ax=None, eps: float = 0.05,
-                  title: str = "latent manifold (z1 right, z2 up)"):
-    """The ``n x n`` grid of :func:`helpers.evaluation.decode_manifold_grid` with z-axis ticks."""
+                  title: str = "latent manifold (z1 right, z2 up)", z1=None, z2=None, n_ticks: int = 5):
+    """The ``n x n`` grid of decoded images, first row at the top (z2 decreasing down the rows,
+    z1 increasing along them), with the latent coordinates on the axes; returns the Axes.
+
+    ``z1``/``z2``: the ``n`` values of each axis (e.g. from
+    :func:`helpers.latent.grid.code_quantile_grid`); default: the prior quantiles of
+    :func:`helpers.evaluation.decode_manifold_grid`, ``Phi^-1`` of ``n`` levels in [eps, 1 - eps].
+    """
     import matplotlib.pyplot as plt
     from scipy.stats import norm
 
@@ -70,24 +81,32 @@ def show_manifold(images, n: int | None = None, ax=None, eps: float = 0.05,
     n = n or int(round(math.sqrt(len(x))))
     if n * n != len(x):
         raise ValueError(f"expected n * n images, got {len(x)} for n={n}")
+    prior = norm.ppf(np.linspace(eps, 1 - eps, n))
+    z1 = prior if z1 is None else np.asarray(z1, dtype=float)
+    z2 = prior if z2 is None else np.asarray(z2, dtype=float)
+    if len(z1) != n or len(z2) != n:
+        raise ValueError(f"z1 and z2 need n={n} values each, got {len(z1)} and {len(z2)}")
     mosaic = tile_images(x, nrow=n, pad=0)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 7))
-    z = norm.ppf(np.linspace(eps, 1 - eps, n))
     h, w = mosaic.shape[0] / n, mosaic.shape[1] / n
     ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ticks = np.arange(0, n, max(1, n // 5))
-    ax.set_xticks(ticks * w + w / 2, [f"{z[i]:.1f}" for i in ticks])
-    ax.set_yticks(ticks * h + h / 2, [f"{z[::-1][i]:.1f}" for i in ticks])
-    ax.set_xlabel("z1")
-    ax.set_ylabel("z2")
+    ticks = np.unique(np.linspace(0, n - 1, min(n, n_ticks)).round().astype(int))
+    ax.set_xticks(ticks * w + w / 2, [_tick(z1[i]) for i in ticks])
+    ax.set_yticks(ticks * h + h / 2, [_tick(np.sort(z2)[::-1][i]) for i in ticks])
+    ax.set_xlabel("z1 (centre of each cell)")
+    ax.set_ylabel("z2 (centre of each cell)")
     ax.set_title(title)
     return ax
 
 
 def latent_scatter(points, labels=None, ax=None, title: str | None = None, s: float = 3.0,
-                   cmap: str = "tab10", legend: bool = True, alpha: float = 0.7):
-    """Scatter of 2-D codes (or projections), coloured by integer ``labels``; returns the Axes."""
+                   cmap: str = "tab10", legend: bool = True, alpha: float = 0.7,
+                   xlabel: str | None = None, ylabel: str | None = None, legend_title: str | None = "label"):
+    """Scatter of 2-D codes (or projections), coloured by integer ``labels``; returns the Axes.
+
+    The legend goes outside the axes, on the right, so that it never hides points.
+    """
     import matplotlib.pyplot as plt
 
     p = _to_numpy(points)
@@ -101,8 +120,36 @@ def latent_scatter(points, labels=None, ax=None, title: str | None = None, s: fl
         lab = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
         sc = ax.scatter(p[:, 0], p[:, 1], c=lab, s=s, cmap=cmap, alpha=alpha)
         if legend:
-            ax.legend(*sc.legend_elements(), loc="best", fontsize="small", markerscale=1.5)
+            ax.legend(*sc.legend_elements(), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                      markerscale=1.5, title=legend_title, borderaxespad=0.0)
     ax.set_aspect("equal", adjustable="datalim")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     return ax
+
+
+def manifold_and_codes(images, z1, z2, codes, labels=None, title: str = "2-D model", s: float = 1.5):
+    """Left: the decoded grid (:func:`show_manifold`) at cell centres ``z1 x z2``; right: the codes
+    ``[N, 2]`` by label, on the same z ranges extended to every code, with the grid's span drawn
+    as a rectangle. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    z1, z2 = np.asarray(z1, dtype=float), np.asarray(z2, dtype=float)
+    c = _to_numpy(codes)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6.8))
+    show_manifold(images, n=len(z1), ax=axes[0], z1=z1, z2=z2,
+                  title=f"{title}: E[x|z] on a {len(z1)} x {len(z2)} grid (z1 right, z2 up)")
+    latent_scatter(c, labels, ax=axes[1], s=s, title=f"{title}: E_q[z|x] of test digits, by label",
+                   xlabel="z1", ylabel="z2")
+    h1, h2 = (z1[1] - z1[0]) / 2, (z2[1] - z2[0]) / 2
+    axes[1].add_patch(Rectangle((z1[0] - h1, z2[0] - h2), z1[-1] - z1[0] + 2 * h1, z2[-1] - z2[0] + 2 * h2,
+                                fill=False, ec="k", lw=1.2, ls="--", label="span of the decoded grid"))
+    axes[1].text(z1[0] - h1, z2[-1] + h2, "span of the decoded grid (dashed)\n", va="bottom", fontsize="small")
+    axes[1].grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

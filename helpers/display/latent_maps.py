@@ -15,7 +15,8 @@ def latent_map(points, labels, ax=None, title: str | None = None, continuous: bo
                ylabel: str = "component 2"):
     """Scatter ``[N, 2]`` points coloured by ``labels`` (strings or numbers); returns the Axes.
 
-    Categories (strings, or few distinct values) get a legend with their names; numbers
+    Categories (strings, or few distinct values) get a legend with their names, outside the axes
+    on the right so that it hides no point; numbers
     (``continuous=True``, the default for numeric labels with more than 12 values) a colour bar.
     """
     import matplotlib.pyplot as plt
@@ -39,7 +40,35 @@ def latent_map(points, labels, ax=None, title: str | None = None, continuous: bo
                        cmap=cmap or ("tab10" if len(names) <= 10 else "tab20"))
         colours = ax.collections[-1].cmap(ax.collections[-1].norm(np.arange(len(names))))
         handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=str(n)) for c, n in zip(colours, names)]
-        ax.legend(handles=handles, title=label_name or None, fontsize="small", loc="best", markerscale=1.2)
+        ax.legend(handles=handles, title=label_name or None, fontsize="small", loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, markerscale=1.2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax
+
+
+def plot_latent_maps(z, labels, methods=("pca", "umap"), seed: int = 0, title: str = "test codes E_q[z|x]",
+                     s: float = 6.0):
+    """One scatter per projection ``method`` of the codes ``z [N, D]`` to 2-D (PCA, UMAP...; see
+    :func:`helpers.evaluation.project_latent`), coloured by integer ``labels`` with one legend
+    outside the last panel. Returns ``(figure, {method: points [N, 2]})``."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from helpers.evaluation import project_latent
+
+    methods = tuple(methods)
+    if not methods:
+        raise ValueError("methods is empty: name at least one projection, e.g. ('pca',)")
+    fig, axes = plt.subplots(1, len(methods), figsize=(6.5 * len(methods) + 1.2, 6), squeeze=False)
+    points = {}
+    for i, (ax, method) in enumerate(zip(axes[0], methods)):
+        with warnings.catch_warnings():  # UMAP notes once per call that a fixed seed runs single-threaded
+            warnings.simplefilter("ignore", UserWarning)
+            points[method] = project_latent(z, method, seed=seed)
+        latent_scatter(points[method], labels, ax=ax, s=s, legend=i == len(methods) - 1,
+                       title=f"{title}, {method.upper()} to 2-D", xlabel=f"{method.upper()} component 1",
+                       ylabel=f"{method.upper()} component 2")
+    fig.tight_layout()
+    return fig, points

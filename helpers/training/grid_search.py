@@ -39,6 +39,16 @@ def default_grid_dir(name: str, grid: dict[str, Sequence], root: str | Path | No
     return runs_root(root) / f"grid-{name}-{config_hash({'grid': {k: list(v) for k, v in grid.items()}, 'key': key}, 12)}"
 
 
+def trial_checkpoint(run_dir: str | Path, trial: int, which: str = "last") -> Path:
+    """The checkpoint ``which`` ("last" or "best") of one trial of a finished grid search;
+    ``FileNotFoundError`` names the path when that trial kept no such checkpoint."""
+    path = Path(run_dir) / "trials" / f"trial-{int(trial):04d}" / "checkpoints" / f"{which}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint {path}: trial {trial} of the grid search in {run_dir} "
+                                f"did not keep a {which!r} checkpoint (run the search with keep_runs=True)")
+    return path
+
+
 def grid_search(objective: Objective, grid: dict[str, Sequence], metric: str, direction: str = "minimize",
                 name: str = "grid", run_dir: str | Path | None = None, storage: str | None = None,
                 catch: tuple[type[Exception], ...] = (), seed: int = 0,

@@ -1,0 +1,111 @@
+"""Readers of the benchmark result files."""
+
+import json
+
+import pytest
+
+from helpers.evaluation.results import (
+    audio_transforms_notes,
+    audio_transforms_reading,
+    audio_transforms_tables,
+    load_result,
+    mnist_likelihood_table,
+    mnist_nll_run,
+    result_value,
+)
+
+
+def _write(tmp_path, name, obj):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(obj) if not isinstance(obj, str) else obj)
+    return path
+
+
+def test_load_result_reads_and_names_the_file_on_errors(tmp_path):
+    _write(tmp_path, "ok", {"a": {"b": 2}})
+    assert load_result("ok", tmp_path) == {"a": {"b": 2}}
+    with pytest.raises(FileNotFoundError, match=r"missing\.json.*benchmarks/missing\.py"):
+        load_result("missing", tmp_path)
+    _write(tmp_path, "broken", "{not json")
+    with pytest.raises(ValueError, match=r"broken\.json.*not valid JSON"):
+        load_result("broken", tmp_path)
+    _write(tmp_path, "alist", [1, 2])
+    with pytest.raises(ValueError, match=r"alist\.json.*list"):
+        load_result("alist", tmp_path)
+
+
+def test_result_value_walks_keys_and_defaults():
+    result = {"a": {"b": {"c": 3}}, "x": 1}
+    assert result_value(result, "a", "b", "c") == 3
+    assert result_value(result, "a", "z") is None
+    assert result_value(result, "x", "y", default="n/a") == "n/a"
+
+
+def _mnist(presets):
+    runs = {}
+    for name, (epochs, nll, active) in presets.items():
+        runs[name] = {"preset": name, "note": f"784-512-512-32 MLP, {name}", "epochs_trained": epochs,
+                      "n_test": 10000, "train_minutes": 1.0, "model_config": {"z_dim": 32},
+                      "test": {"nll": nll, "elbo": -nll - 4, "kl": 20.0, "k": 1000, "active_units": active}}
+    return {"runs": {"full": {"nll": runs}}}
+
+
+def test_mnist_nll_run_and_table():
+    result = _mnist({"default": (25, 91.4, 16), "long": (60, 88.4, 21)})
+    run = mnist_nll_run(result, "long")
+    assert (run["epochs"], run["nll"], run["active_units"], run["n_test"], run["z_dim"]) == (60, 88.4, 21, 10000, 32)
+    assert mnist_nll_run(result, "best") is None
+    here = {"model": "here", "n_test": 1000, "k": 100, "epochs": 3, "nll": 95.0, "elbo": -99.0, "active_units": 12}
+    table = mnist_likelihood_table(result, here)
+    assert list(table.columns) == ["test digits", "k", "epochs", "test NLL (nats)", "test ELBO (nats)",
+                                   "active units", "source"]
+    assert table.loc["here", "test digits"] == 1000 and table.loc["here", "source"] == "computed in this notebook"
+    long_row = table[table.index.str.contains("long")].iloc[0]
+    assert long_row["test NLL (nats)"] == 88.4 and long_row["epochs"] == 60
+    best_row = table[table.index.str.contains("best")].iloc[0]
+    assert best_row["source"] == "not measured yet"
+    burda = table[table.index.str.startswith("Burda")]
+    assert sorted(burda["test NLL (nats)"]) == [84.78, 86.76] and (burda["k"] == 5000).all()
+
+
+def _audio():
+    def runs(*rows):
+        return [{"init": i, "n_iter": n, "seconds_per_audio_second": 0.1,
+                 "spectral_convergence": {"mean": sc, "p90": sc * 2}, "stft_domain_sc": {"mean": sc},
+                 "nsgt_domain_sc": {"mean": sc / 10}} for i, n, sc in rows]
+
+    return {"data": {"n_notes": 128, "n_available": 1347, "n_notes_quality": 128, "sample_rate": 22050,
+                     "n_samples": 22050, "source": "rendered"},
+            "stft_griffin_lim": {"runs": runs(("zeros", 32, 0.08), ("peaks", 32, 0.02))},
+            "nsgt_phase": {"configs": [{"bins_per_octave": 12, "runs": runs(("zeros", 128, 0.66), ("peaks", 128, 0.19))},
+                                       {"bins_per_octave": 24, "runs": runs(("peaks", 32, 0.135), ("peaks", 128, 0.132))},
+                                       {"bins_per_octave": 48, "runs": runs(("peaks", 128, 0.141))}]},
+            "nsgt_speed": {"configs": [{"bins_per_octave": b, "shape": [10, 20], "seconds": {"package": 1.0, "torch": 0.1},
+                                        "speedup": {"torch_1": s / 2, "torch_2": s},
+                                        "max_rel_err_forward_float32": 1e-7, "max_rel_err_backward_float32": e}
+                                       for b, s, e in ((12, 10.0, 2e-7), (24, 12.0, 3e-7))]},
+            "targets": {"t": {"goal": "<= 1", "value": 0.5, "met": True}}}
+
+
+def test_audio_transforms_tables_and_reading():
+    result = _audio()
+    notes = audio_transforms_notes(result)
+    assert (notes["n_used"], notes["n_available"], notes["all"]) == (128, 1347, False)
+    tables = audio_transforms_tables(result)
+    assert tables["stft"].loc[("peaks", 32), "p90"] == pytest.approx(0.04)
+    assert tables["nsgt"].loc[(24, "peaks", 128), "SC in the common STFT domain"] == 0.132
+    assert tables["speed"].loc[24, "coefficients"] == "10x20"
+    assert tables["targets"].loc["t", "met"]
+    reading = audio_transforms_reading(result)
+    assert reading["nsgt_best"] == {12: 0.19, 24: 0.132, 48: 0.141}
+    assert reading["finest_vs_coarsest"] == (12, 0.19, 48, 0.141)
+    assert reading["nsgt_by_start"][24, "peaks"] == 0.132  # the most iterations of that start
+    assert reading["speedup"] == {12: 10.0, 24: 12.0} and reading["max_error"] == 3e-7
+    assert reading["stft_sc"]["zeros", 32] == 0.08
+
+
+def test_committed_results_read():
+    mnist = load_result("mnist_vae")
+    assert mnist_nll_run(mnist, "default")["n_test"] == 10000
+    reading = audio_transforms_reading(load_result("audio_transforms"))
+    assert 0 < reading["n_used"] <= reading["n_available"]
