@@ -57,7 +57,7 @@ def code_maps(z, labels: pd.DataFrame, methods=("PCA", "UMAP"), title: str = "",
     neighbours in the map with the same instrument, the same dynamics, or a pitch within one
     semitone, against chance (``evaluation.latent.neighbour_agreement``).
 
-    Returns ``(figure, table)``; the table has one row per method and columns
+    Returns ``(figure, table)`` (the figure closed: ``display`` it); the table has one row per method and columns
     ``<label>`` and ``<label>_chance``."""
     import matplotlib.pyplot as plt
 
@@ -81,6 +81,7 @@ def code_maps(z, labels: pd.DataFrame, methods=("PCA", "UMAP"), title: str = "",
                 row[column], row[f"{column}_chance"] = neighbour_agreement(p, values, k=k, tolerance=tol)
         rows[method] = row
     fig.tight_layout()
+    plt.close(fig)  # shown where the caller displays it, not again at the end of the cell
     return fig, pd.DataFrame(rows).T
 
 
