@@ -365,8 +365,9 @@ def describe_likelihoods(scores: pd.DataFrame, levels: pd.DataFrame, metrics=SCO
         a, b = float(levels.loc[winner, column]), float(levels.loc[o, column])
         return "equal" if a == b else f"the {winner if a < b else o} is closer"
 
+    ties = " (ties count for both)" if sum(wins.values()) > len(metrics) else ""
     return (f"**{winner.capitalize()}** is lower on {wins[winner]} of the {len(metrics)} held-out scores, the {o} on "
-            f"{wins[o]} (SC {scores.loc[winner, 'mag_sc']:.3f} against {scores.loc[o, 'mag_sc']:.3f} on the magnitudes, "
+            f"{wins[o]}{ties} (SC {scores.loc[winner, 'mag_sc']:.3f} against {scores.loc[o, 'mag_sc']:.3f} on the magnitudes, "
             f"LSD {scores.loc[winner, 'mag_lsd']:.2f} dB against {scores.loc[o, 'mag_lsd']:.2f} dB). "
             f"{100 * w_lv['loud_share']:.1f}% of the bins are loud (within 30 dB of their note's peak: the partials) "
             f"and {100 * w_lv['quiet_share']:.1f}% lie more than 60 dB down (the floor). On the loud bins the {winner} "
