@@ -92,6 +92,9 @@ def test_flatness_separates_partials_from_noise(stft):
                                    "noise": stft.analyze(0.1 * torch.randn(2, SR // 2, generator=g))})
     assert list(summary.columns) == ["median", "mean", "n"] and summary.loc["tones", "n"] == 2
     assert summary.loc["tones", "median"] < 0.05 * summary.loc["noise", "median"]
+    shares = ev.flatness_summary({"tones": stft.analyze(torch.stack([tone(220.0), tone(330.0)])),
+                                  "noise": stft.analyze(0.1 * torch.randn(2, SR // 2, generator=g))}, noise)["noise_like"]
+    assert shares["tones"] == 0.0 and shares["noise"] == 1.0
 
 
 def test_frame_pitches_follow_a_glide_and_successive_lsd(stft):

@@ -391,12 +391,17 @@ def recognition_by_instrument(model, magnitude: torch.Tensor, instruments, probe
     return pd.DataFrame(rows).set_index("instrument")
 
 
-def flatness_summary(magnitudes: dict) -> pd.DataFrame:
-    """Median and mean :func:`spectral_flatness` of each named set of ``[N, F, T]`` magnitudes."""
+def flatness_summary(magnitudes: dict, noise_level: float | None = None) -> pd.DataFrame:
+    """Median and mean :func:`spectral_flatness` of each named set of ``[N, F, T]`` magnitudes.
+
+    With ``noise_level`` (the flatness of white noise, :func:`noise_flatness`), also the share
+    of sounds flatter than half of it (``noise_like``): broadband noise rather than partials."""
     rows = {}
     for name, m in magnitudes.items():
         f = spectral_flatness(m)
         rows[name] = {"median": float(np.nanmedian(f)), "mean": float(np.nanmean(f)), "n": int(len(f))}
+        if noise_level is not None:
+            rows[name]["noise_like"] = float(np.mean(f > 0.5 * noise_level))
     return pd.DataFrame(rows).T
 
 
