@@ -308,7 +308,7 @@ def spectral_flatness(magnitude: torch.Tensor, active_db: float = -40.0) -> np.n
     geometric over arithmetic mean of the power spectrum; Johnston, 1988) of each frame,
     averaged over the frames within ``active_db`` dB of the note's loudest frame.
 
-    Near 0 for a few clean partials, near 1 for white noise; the held-out rendered notes have a
+    Near 0 for a few clean partials, about 0.56 for white noise (e^-gamma); the held-out rendered notes have a
     median below 0.001 (0.0007 through the NSGT, 0.0002 through the STFT).
     A silent note gives NaN.
     """
@@ -394,7 +394,7 @@ def recognition_by_instrument(model, magnitude: torch.Tensor, instruments, probe
 def flatness_summary(magnitudes: dict, noise_level: float | None = None) -> pd.DataFrame:
     """Median and mean :func:`spectral_flatness` of each named set of ``[N, F, T]`` magnitudes.
 
-    With ``noise_level`` (the flatness of white noise, :func:`noise_flatness`), also the share
+    With ``noise_level`` (the flatness of broadband noise, :func:`noise_flatness`), also the share
     of sounds flatter than half of it (``noise_like``): broadband noise rather than partials."""
     rows = {}
     for name, m in magnitudes.items():
@@ -405,12 +405,17 @@ def flatness_summary(magnitudes: dict, noise_level: float | None = None) -> pd.D
     return pd.DataFrame(rows).T
 
 
-def noise_flatness(transform, seconds: float = 1.0, seed: int = 0) -> float:
-    """Spectral flatness of white noise through ``transform``: the value a sound of pure noise
-    scores (about 0.56 for a periodogram of Gaussian noise, e^-gamma)."""
+def noise_flatness(transform, seconds: float = 2.0, seed: int = 0) -> float:
+    """Spectral flatness of broadband noise as ``transform`` sees it: Gaussian noise analysed by
+    the transform, each bin then scaled to the same mean power, so that the noise is flat in the
+    transform's own bins (white noise for the linear STFT, closer to pink noise for a constant-Q
+    NSGT, whose wider high bins would otherwise collect more power). About e^-gamma = 0.56, the
+    flatness of a periodogram of white noise, for any transform."""
     g = torch.Generator().manual_seed(seed)
     noise = 0.1 * torch.randn(int(seconds * transform.sample_rate), generator=g)
-    return float(spectral_flatness(transform.analyze(noise).unsqueeze(0))[0])
+    power = transform.analyze(noise).double() ** 2
+    power = power / power.mean(-1, keepdim=True).clamp_min(1e-30)
+    return float(spectral_flatness(power.sqrt().unsqueeze(0))[0])
 
 
 def level_and_centroid(waves: torch.Tensor, labels: pd.DataFrame, sample_rate: int,
