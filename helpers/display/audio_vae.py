@@ -86,7 +86,7 @@ def code_maps(z, labels: pd.DataFrame, methods=("PCA", "UMAP"), title: str = "",
 
 
 def describe_neighbours(table: pd.DataFrame, k: int = 10) -> str:
-    """Sentences stating, per map (rows ``(model, method)`` of :func:`code_maps` tables), the
+    """A Markdown list stating, per map (rows ``(model, method)`` of :func:`code_maps` tables), the
     measured neighbour agreement of instrument and pitch against chance."""
     parts = []
     for (model, method), row in table.iterrows():
@@ -97,5 +97,5 @@ def describe_neighbours(table: pd.DataFrame, k: int = 10) -> str:
             bits.append(f"{100 * row['pitch']:.0f}% lie within a semitone of its pitch "
                         f"(chance {100 * row['pitch_chance']:.0f}%)")
         if bits:
-            parts.append(f"{model}, {method}: of each note's {k} nearest neighbours in the map, " + " and ".join(bits) + ".")
-    return " ".join(parts)
+            parts.append(f"- {model}, {method}: of each note's {k} nearest neighbours in the map, " + " and ".join(bits) + ".")
+    return "\n".join(parts)
