@@ -248,6 +248,7 @@ def midi_name(midi: float) -> str:
     return f"{NOTE_NAMES[m % 12]}{m // 12 - 1}"
 
 
-def show_path(wave, transform, title: str, fmin: float | None = 30.0):
-    """One wide spectrogram of a decoded latent path (dB colour bar) and its player."""
-    return show_sounds(transform, [(title, wave)], fmin=fmin, width=10, height=3)
+def show_path(wave, transform, title: str, fmin: float | None = 30.0) -> None:
+    """Display one wide spectrogram of a decoded latent path (dB colour bar) and its player
+    (returns nothing, so that a cell ending with it shows the figure once)."""
+    show_sounds(transform, [(title, wave)], fmin=fmin, width=10, height=3)
