@@ -31,17 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from helpers.benchmarking import machine_description
-from helpers.display.audio_explorer import audio_explorer
+from helpers.display.audio_explorer import audio_explorer, time_updates
 from helpers.evaluation.audio import InstrumentProbe, evaluate_reconstructions, recognisability, summarize
 from helpers.latent.audio import data_codes
 from helpers.training.audio import audio_preset, prepare_audio_data, train_audio_vae
@@ -54,25 +52,12 @@ def machine() -> dict:
     return machine_description()
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
 def slider_latency(run, data, n_updates: int, seed: int = 0) -> dict:
-    """Median / p95 of ``n_updates`` explorer updates at random slider values (ms)."""
+    """Median / p95 of ``n_updates`` explorer updates at random slider values (ms), through the
+    loop that notebook 03 uses (``helpers.display.audio_explorer.time_updates``)."""
     model = run.model
     explorer = audio_explorer(model, codes=data_codes(model, data, "train", per_note=False))
-    g = torch.Generator().manual_seed(seed)
-    explorer.update(np.zeros(explorer.n_sliders, dtype=np.float32))  # warm-up (caches, allocator)
-    live, total = [], []
-    for _ in range(n_updates):
-        values = torch.randn(explorer.n_sliders, generator=g).clamp(-2, 2).numpy()
-        state = explorer.update(values)
-        live.append(1000 * (state.timings["decode"] + state.timings["audio"]))
-        total.append(1000 * state.seconds)
-    return {"live_n_iter": explorer.glue.live_n_iter, "updates": n_updates,
-            "decode_and_phase_ms_median": statistics.median(live), "decode_and_phase_ms_p95": percentile(live, 95),
-            "update_ms_median": statistics.median(total), "update_ms_p95": percentile(total, 95)}
+    return time_updates(explorer, n_updates, seed=seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,3 +63,56 @@ def test_audio_player():
     assert loud.data[:4] == b"RIFF"
     with pytest.raises(ValueError, match="non-finite"):
         audio_player(np.array([np.inf, 0.0]), 8000)
+
+
+def test_true_level_players_keep_the_level_ratio_and_guard_clipping():
+    import io
+
+    import soundfile as sf
+
+    from helpers.display.audio import true_level_players
+
+    t = np.arange(800) / 8000
+    quiet, loud = 0.05 * np.sin(2 * np.pi * 440 * t), 2.0 * np.sin(2 * np.pi * 440 * t)
+    players, gain_db = true_level_players([quiet, loud], 8000)
+    assert gain_db == pytest.approx(20 * np.log10(0.99 / 2.0), abs=0.01)
+    peaks = [np.abs(sf.read(io.BytesIO(p.data))[0]).max() for p in players]
+    assert peaks[1] == pytest.approx(0.99, abs=1e-3)
+    assert peaks[1] / peaks[0] == pytest.approx(40.0, rel=0.02)  # the 32 dB difference survives
+    players, gain_db = true_level_players([quiet], 8000)
+    assert gain_db == 0.0 and np.abs(sf.read(io.BytesIO(players[0].data))[0]).max() == pytest.approx(0.05, abs=1e-3)
+    with pytest.raises(ValueError, match="non-finite"):
+        true_level_players([np.array([0.0, np.nan])], 8000)
+
+
+def test_show_sounds_draws_one_spectrogram_with_a_db_colour_bar_per_sound():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.audio import STFTConfig, build_transform
+    from helpers.display.audio import midi_name, show_sounds
+
+    transform = build_transform(STFTConfig(sample_rate=8000, n_fft=256, hop_length=64))
+    t = np.arange(4000) / 8000
+    fig = show_sounds(transform, [("a", np.sin(2 * np.pi * 440 * t)), ("b", np.sin(2 * np.pi * 220 * t))],
+                      fmin=40, players=False)
+    plots = [ax for ax in fig.axes if ax.get_title()]
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "dB"]
+    assert [ax.get_title() for ax in plots] == ["a", "b"] and len(bars) == 2
+    assert plots[0].get_ylim() == pytest.approx((40, 4000))
+    assert midi_name(60) == "C4" and midi_name(69.4) == "A4" and midi_name(float("nan")) == "?"
+
+
+def test_pitch_ranges_legend_sits_outside_the_bars():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from helpers.display.audio import plot_pitch_ranges
+
+    labels = pd.DataFrame({"split": ["train", "train", "test"], "instrument": ["A", "A", "B"], "pitch": [40, 60, 50]})
+    ax = plot_pitch_ranges(labels)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["A (train)", "B (test)"]
+    assert [tuple(line.get_xdata()) for line in ax.lines] == [(40, 60), (50, 50)]
+    assert ax.get_legend().get_bbox_to_anchor().x0 >= ax.get_window_extent().x1 - 1

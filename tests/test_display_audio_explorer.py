@@ -48,3 +48,38 @@ def test_update_returns_a_wav_of_one_note(model, tmp_path):
     sf.write(path, np.stack([toy_note("Horn", 64, "ff", 16000, 12000)] * 2, axis=1), 16000)
     encoded = explorer.encode_file(str(path))
     assert encoded.wav is not None and np.abs(encoded.values).max() <= explorer.slider_range
+
+
+def test_time_updates_counts_every_update_and_leaves_the_origin(model):
+    from helpers.display.audio_explorer import time_updates
+
+    explorer = audio_explorer(model, codes=torch.randn(50, model.z_dim, generator=torch.Generator().manual_seed(0)),
+                              n_sliders=3, live_n_iter=1)
+    calls = []
+    update = explorer.update
+    explorer.update = lambda values=None: calls.append(np.asarray(values)) or update(values)
+    timing = time_updates(explorer, 4, seed=0, clip=0.5)
+    assert timing["updates"] == 4 and timing["live_n_iter"] == 1 and len(calls) == 6  # warm-up, 4, back to 0
+    assert all(np.abs(v).max() <= 0.5 for v in calls[1:5]) and not calls[-1].any()
+    assert 0 < timing["decode_and_phase_ms_median"] <= timing["update_ms_median"]
+    assert timing["update_ms_p95"] >= timing["update_ms_median"]
+    with pytest.raises(ValueError, match="n_updates=0"):
+        time_updates(explorer, 0)
+
+
+def test_snapshot_says_it_needs_a_kernel_and_shows_the_current_point(model):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.display.audio_explorer import explorer_snapshot
+
+    explorer = audio_explorer(model, n_sliders=2, live_n_iter=1)
+    explorer.update([0.5, -1.0])
+    caption, fig, player = explorer_snapshot(explorer)
+    assert "running kernel" in caption.data and "+0.5, -1.0" in caption.data
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "frequency (Hz)" and any(a.get_ylabel() == "dB" for a in fig.axes)
+    image = ax.collections[0].get_array().reshape(len(model.transform.frequencies()), -1)
+    expected = explorer.glue.magnitude(explorer.glue.decode(explorer.state.z.reshape(1, -1))).numpy()
+    assert np.allclose(image, 20 * np.log10(np.maximum(expected, expected.max() * 1e-4)), atol=1e-3)
+    assert player.data == explorer.state.wav

@@ -3,7 +3,6 @@ its standard error. (Training itself runs in the notebook test at SMOKE size.)""
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch

@@ -94,3 +94,57 @@ def export_wave(explorer: LatentExplorer, values=None) -> torch.Tensor:
     z = explorer.z_from_values(explorer.values if values is None else values)
     return glue.to_audio(glue.decode(z.unsqueeze(0)), n_iter=glue.export_n_iter if glue.export_n_iter is not None
                          else glue.model.transform.config.gl_n_iter)
+
+
+def time_updates(explorer: LatentExplorer, n_updates: int = 50, seed: int = 0, clip: float = 2.0) -> dict:
+    """Latency of ``n_updates`` explorer updates at random slider values (standard normal, clipped
+    to +-``clip``), after one warm-up update at the origin: median and 95th percentile (ms) of
+    decode + phase reconstruction (the live sound) and of the whole update (with PNG and WAV
+    encoding). The loop of ``benchmarks/audio_vae.py`` and of notebook 03."""
+    if n_updates < 1:
+        raise ValueError(f"n_updates={n_updates}: need at least one update")
+    g = torch.Generator().manual_seed(seed)
+    explorer.update(np.zeros(explorer.n_sliders, dtype=np.float32))  # warm-up (caches, allocator)
+    live, total = [], []
+    for _ in range(n_updates):
+        state = explorer.update(torch.randn(explorer.n_sliders, generator=g).clamp(-clip, clip).numpy())
+        live.append(1000 * (state.timings["decode"] + state.timings["audio"]))
+        total.append(1000 * state.seconds)
+    explorer.update(np.zeros(explorer.n_sliders, dtype=np.float32))  # leave it at the origin
+    return {"live_n_iter": explorer.glue.live_n_iter, "updates": n_updates,
+            "decode_and_phase_ms_median": float(np.median(live)),
+            "decode_and_phase_ms_p95": float(np.percentile(live, 95)),
+            "update_ms_median": float(np.median(total)), "update_ms_p95": float(np.percentile(total, 95))}
+
+
+def plot_explorer_state(explorer: LatentExplorer, ax=None, title: str | None = None):
+    """The spectrogram of the explorer's current point with its frequency and time axes and a
+    dB colour scale (what the live widget shows as a bare image); returns the Axes."""
+    from helpers.display.audio import plot_spectrogram
+
+    glue = explorer.glue
+    if explorer.state is None:
+        explorer.update()
+    model = glue.model
+    magnitude = glue.magnitude(glue.decode(explorer.state.z.reshape(1, -1)))
+    times = np.asarray(model.transform.frame_times(model.n_samples))
+    times = times if len(times) == magnitude.shape[-1] else None
+    return plot_spectrogram(magnitude, model.transform.frequencies(), times, ax=ax, title=title)
+
+
+def explorer_snapshot(explorer: LatentExplorer, title: str = "explorer, first state"):
+    """Outputs that stay readable in an exported page (no kernel): a caption saying that the
+    sliders need a live kernel, the spectrogram of the current point and its (peak-normalised)
+    sound. Returns ``(markdown, figure, audio player)`` for ``IPython.display.display``."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Audio, Markdown
+
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    plot_explorer_state(explorer, ax=ax, title=title)
+    fig.tight_layout()
+    plt.close(fig)
+    values = ", ".join(f"{v:+.1f}" for v in explorer.values)
+    caption = Markdown(f"*Static snapshot of the explorer's current state* (sliders at {values}): the sliders above "
+                       "need a running kernel (JupyterLab or Jupyter Notebook); a page exported to HTML shows only "
+                       "this picture and this sound (peak-normalised, live phase reconstruction).")
+    return caption, fig, Audio(explorer.state.wav, autoplay=False)

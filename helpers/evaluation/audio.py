@@ -308,7 +308,7 @@ def spectral_flatness(magnitude: torch.Tensor, active_db: float = -40.0) -> np.n
     geometric over arithmetic mean of the power spectrum; Johnston, 1988) of each frame,
     averaged over the frames within ``active_db`` dB of the note's loudest frame.
 
-    Near 0 for a few clean partials, near 1 for white noise; the held-out rendered notes have a
+    Near 0 for a few clean partials, about 0.56 for white noise (e^-gamma); the held-out rendered notes have a
     median below 0.001 (0.0007 through the NSGT, 0.0002 through the STFT).
     A silent note gives NaN.
     """
@@ -324,3 +324,165 @@ def spectral_flatness(magnitude: torch.Tensor, active_db: float = -40.0) -> np.n
     out = (flat * active).sum(-1) / active.sum(-1).clamp_min(1)
     out[~active.any(-1)] = float("nan")
     return out.numpy()
+
+
+# --------------------------------------------------------------------------- comparisons for notebook 03
+
+SCORES = ("mag_sc", "mag_lsd", "audio_sc", "audio_lsd")
+
+
+def likelihood_vote(scores: pd.DataFrame, metrics=SCORES, tie_break: str = "mag_sc") -> tuple[str, dict[str, int]]:
+    """The output distribution that is best (lowest) on most of the held-out ``metrics``.
+
+    ``scores``: one row per candidate (index: its name), one column per metric. Returns the
+    winner and ``{candidate: number of metrics on which it is lowest}``; a tie in that count goes
+    to the lowest ``tie_break`` score. ``KeyError`` naming a missing metric column.
+    """
+    missing = [m for m in (*metrics, tie_break) if m not in scores.columns]
+    if missing:
+        raise KeyError(f"scores lack the columns {missing}; they have {list(scores.columns)}")
+    if scores.empty:
+        raise ValueError("no candidates to compare")
+    wins = {name: int(sum(scores.loc[name, m] == scores[m].min() for m in metrics)) for name in scores.index}
+    top = max(wins.values())
+    winner = min((n for n in scores.index if wins[n] == top), key=lambda n: scores.loc[n, tie_break])
+    return winner, wins
+
+
+def describe_likelihoods(scores: pd.DataFrame, levels: pd.DataFrame, metrics=SCORES) -> str:
+    """A paragraph that states the measured comparison of two or more output distributions:
+    how many held-out scores each wins, the magnitude scores, and the mean level error on
+    loud and quiet bins (``levels``: rows of :func:`error_by_level`, same index as ``scores``).
+    Every number and every comparison word is read off the values."""
+    winner, wins = likelihood_vote(scores, metrics)
+    others = [n for n in scores.index if n != winner]
+    if not others:
+        return f"Only one output distribution was trained ({winner})."
+    o = others[0]
+    w_lv, o_lv = levels.loc[winner], levels.loc[o]
+
+    def closer(column):
+        a, b = float(levels.loc[winner, column]), float(levels.loc[o, column])
+        return "equal" if a == b else f"the {winner if a < b else o} is closer"
+
+    ties = " (ties count for both)" if sum(wins.values()) > len(metrics) else ""
+    return (f"**{winner.capitalize()}** is lower on {wins[winner]} of the {len(metrics)} held-out scores, the {o} on "
+            f"{wins[o]}{ties} (SC {scores.loc[winner, 'mag_sc']:.3f} against {scores.loc[o, 'mag_sc']:.3f} on the magnitudes, "
+            f"LSD {scores.loc[winner, 'mag_lsd']:.2f} dB against {scores.loc[o, 'mag_lsd']:.2f} dB). "
+            f"{100 * w_lv['loud_share']:.1f}% of the bins are loud (within 30 dB of their note's peak: the partials) "
+            f"and {100 * w_lv['quiet_share']:.1f}% lie more than 60 dB down (the floor). On the loud bins the {winner} "
+            f"errs by {w_lv['loud_err_db']:.2f} dB and the {o} by {o_lv['loud_err_db']:.2f} dB ({closer('loud_err_db')}); "
+            f"on the quiet bins by {w_lv['quiet_err_db']:.2f} dB and {o_lv['quiet_err_db']:.2f} dB "
+            f"({closer('quiet_err_db')}).")
+
+
+def recognition_by_instrument(model, magnitude: torch.Tensor, instruments, probe: InstrumentProbe) -> pd.DataFrame:
+    """Per instrument of ``magnitude [N, F, T]`` (labelled ``instruments``): mean spectral convergence
+    of the reconstructions by ``model``, share of notes whose pitch is kept, and what the
+    ``probe`` most often hears in the reconstructions (``heard_as``) with its share."""
+    table = note_recognition(model, magnitude, probe)
+    table["instrument"] = np.asarray(instruments)
+    rows = []
+    for name, g in table.groupby("instrument", sort=True):
+        counts = g["heard_as"].value_counts()
+        rows.append({"instrument": name, "n": len(g), "sc": float(g["sc"].mean()),
+                     "pitch kept": float(g["pitch_kept"].mean()), "heard_as": counts.index[0],
+                     "heard_as_share": float(counts.iloc[0] / len(g))})
+    return pd.DataFrame(rows).set_index("instrument")
+
+
+def flatness_summary(magnitudes: dict, noise_level: float | None = None) -> pd.DataFrame:
+    """Median and mean :func:`spectral_flatness` of each named set of ``[N, F, T]`` magnitudes.
+
+    With ``noise_level`` (the flatness of broadband noise, :func:`noise_flatness`), also the share
+    of sounds flatter than half of it (``noise_like``): broadband noise rather than partials."""
+    rows = {}
+    for name, m in magnitudes.items():
+        f = spectral_flatness(m)
+        rows[name] = {"median": float(np.nanmedian(f)), "mean": float(np.nanmean(f)), "n": int(len(f))}
+        if noise_level is not None:
+            rows[name]["noise_like"] = float(np.mean(f > 0.5 * noise_level))
+    return pd.DataFrame(rows).T
+
+
+def noise_flatness(transform, seconds: float = 2.0, seed: int = 0) -> float:
+    """Spectral flatness of broadband noise as ``transform`` sees it: Gaussian noise analysed by
+    the transform, each bin then scaled to the same mean power, so that the noise is flat in the
+    transform's own bins (white noise for the linear STFT, closer to pink noise for a constant-Q
+    NSGT, whose wider high bins would otherwise collect more power). About e^-gamma = 0.56, the
+    flatness of a periodogram of white noise, for any transform."""
+    g = torch.Generator().manual_seed(seed)
+    noise = 0.1 * torch.randn(int(seconds * transform.sample_rate), generator=g)
+    power = transform.analyze(noise).double() ** 2
+    power = power / power.mean(-1, keepdim=True).clamp_min(1e-30)
+    return float(spectral_flatness(power.sqrt().unsqueeze(0))[0])
+
+
+def level_and_centroid(waves: torch.Tensor, labels: pd.DataFrame, sample_rate: int,
+                       by: tuple[str, str] = ("instrument", "dynamics")) -> pd.DataFrame:
+    """Median peak level (dBFS) and spectral centroid (Hz, of the whole note's power spectrum)
+    per ``by`` group of notes ``waves [N, n]``: does a louder dynamics only raise the level, or
+    also brighten the sound (a higher centroid)?"""
+    waves = torch.as_tensor(waves, dtype=torch.float64)
+    if len(waves) != len(labels):
+        raise ValueError(f"{len(waves)} waves but {len(labels)} label rows")
+    peak = 20 * torch.log10(waves.abs().amax(1).clamp_min(1e-6))
+    power = torch.fft.rfft(waves, dim=1).abs() ** 2
+    freqs = torch.fft.rfftfreq(waves.shape[1], 1 / sample_rate, dtype=torch.float64)
+    centroid = (power * freqs).sum(1) / power.sum(1).clamp_min(1e-20)
+    table = labels[list(by)].assign(peak_dbfs=peak.numpy(), centroid_hz=centroid.numpy())
+    return table.groupby(list(by)).median()
+
+
+def successive_lsd(magnitudes: torch.Tensor) -> tuple[np.ndarray, float]:
+    """Log-spectral distances (dB) between consecutive notes of a decoded path ``[K, F, T]``, and
+    between its two ends: how evenly a path of notes moves."""
+    magnitudes = torch.as_tensor(magnitudes)
+    if magnitudes.ndim != 3 or len(magnitudes) < 2:
+        raise ValueError(f"need at least two notes [K, F, T], got shape {tuple(magnitudes.shape)}")
+    steps = magnitude_metrics(magnitudes[:-1], magnitudes[1:])["lsd"].numpy()
+    ends = float(magnitude_metrics(magnitudes[:1], magnitudes[-1:])["lsd"][0])
+    return steps, ends
+
+
+def frame_pitches(magnitude: torch.Tensor, frequencies, **kwargs) -> np.ndarray:
+    """:func:`estimate_pitch` of every frame of one magnitude ``[F, T]`` (e.g. a decoded morph):
+    ``[T]`` fractional MIDI numbers."""
+    magnitude = torch.as_tensor(magnitude)
+    if magnitude.ndim != 2:
+        raise ValueError(f"magnitude must be [F, T], got shape {tuple(magnitude.shape)}")
+    return estimate_pitch(magnitude.T.unsqueeze(-1), frequencies, **kwargs)
+
+
+def score_table(runs: dict, scores: dict) -> pd.DataFrame:
+    """One row per run ``{(model, transform, likelihood): AudioRun}`` with its epochs, training
+    seconds, whether it was reloaded, and its held-out ``scores`` (:func:`evaluate_run`)."""
+    rows = []
+    for key, run in runs.items():
+        m, t, lik = key
+        rows.append({"model": m, "transform": t, "likelihood": lik, "epochs": run.epochs,
+                     "train_s": round(float(run.train_seconds), 1), "reused": run.reused,
+                     **{k: round(float(v), 3) for k, v in scores[key].items() if not k.startswith("n_")}})
+    return pd.DataFrame(rows)
+
+
+def rows_per_group(labels: pd.DataFrame, k: int, by: str = "instrument") -> np.ndarray:
+    """Row positions of about ``k`` notes of every ``by`` group, evenly spread over the group's
+    rows (all of a group with fewer); sorted."""
+    if by not in labels:
+        raise KeyError(f"labels need a {by!r} column; they have {list(labels.columns)}")
+    positions = np.arange(len(labels))
+    keep = [positions[(labels[by] == g).to_numpy()] for g in sorted(labels[by].unique())]
+    return np.sort(np.concatenate([p[spread_rows(len(p), k)] for p in keep])) if keep else np.zeros(0, np.int64)
+
+
+def unseen_summary(per_model: dict, held_out: dict, held_name: str = "(held-out training instruments)"):
+    """Three tables (instrument x model) from ``{model: recognition_by_instrument(...)}``: mean
+    spectral convergence, share of pitch kept (each with a last row ``held_name`` from
+    ``held_out = {model: (sc, pitch kept)}``), and what the probe hears (``name (share%)``)."""
+    ood = pd.concat(per_model, names=["model"])
+    sc, pitch = ood["sc"].unstack(0), ood["pitch kept"].unstack(0)
+    sc.loc[held_name] = pd.Series({m: v[0] for m, v in held_out.items()})
+    pitch.loc[held_name] = pd.Series({m: v[1] for m, v in held_out.items()})
+    heard = (ood["heard_as"] + " (" + (100 * ood["heard_as_share"]).round().astype(int).astype(str) + "%)").unstack(0)
+    return sc, pitch, heard

@@ -80,6 +80,8 @@ def project_latent(z: torch.Tensor | np.ndarray, method: str = "pca", n_componen
     if method == "umap":
         import umap
 
+        # a seeded UMAP runs on one thread anyway; saying so avoids its warning on every call
+        umap_kwargs.setdefault("n_jobs", 1)
         return umap.UMAP(n_components=n_components, random_state=seed, **umap_kwargs).fit_transform(z)
     raise ValueError(f"method={method!r}: expected 'pca' or 'umap'")
 
@@ -109,3 +111,34 @@ def prior_samples(model, n: int = 64, mean: bool = True, seed: int | None = 0) -
         return model.decode_to_x(z, mean=mean).cpu()
     finally:
         model.train(was_training)
+
+
+def neighbour_agreement(points, labels, k: int = 10, tolerance: float | None = None) -> tuple[float, float]:
+    """How well a 2-D map keeps notes that share a label together: ``(agreement, chance)``.
+
+    ``agreement``: the share of each point's ``k`` nearest neighbours in ``points [N, d]`` that
+    have the same label (or, with ``tolerance``, a numeric label within ``tolerance`` of it,
+    e.g. a pitch within a semitone), averaged over points (a kNN purity). ``chance``: the same
+    share over all pairs of distinct points, what a map that ignored the label would score.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels)
+    if points.ndim != 2 or len(points) != len(labels):
+        raise ValueError(f"points must be [N, d] with one label per row; got {points.shape} and {len(labels)} labels")
+    if not 1 <= k < len(points):
+        raise ValueError(f"k={k}: need 1 <= k < number of points ({len(points)})")
+
+    def same(a, b):
+        if tolerance is None:
+            return a == b
+        return np.abs(a.astype(np.float64) - b.astype(np.float64)) <= tolerance
+
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(points).kneighbors(points)
+    neighbours = idx[:, 1:]  # drop the point itself
+    agreement = float(same(labels[:, None], labels[neighbours]).mean())
+    pairs = same(labels[:, None], labels[None, :])
+    n = len(labels)
+    chance = float((pairs.sum() - n) / (n * (n - 1)))
+    return agreement, chance

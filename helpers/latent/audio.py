@@ -155,3 +155,48 @@ def reconstruct_wave(model, wave: torch.Tensor | np.ndarray, n_iter: int | None 
         return transform.synthesize(model.decode(z), n_iter=n_iter, length=length)[:len(wave)]
     waves = transform.synthesize(model.decode(z), n_iter=n_iter, length=model.n_samples)
     return waves.reshape(-1)[:len(wave)]
+
+
+@torch.no_grad()
+def reconstruct_magnitudes(model, magnitude: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """Decoded posterior means of full-resolution magnitudes ``[N, F, T]`` (or one ``[F, T]``),
+    ``batch_size`` notes at a time; same shape as the input."""
+    magnitude = torch.as_tensor(magnitude, dtype=torch.float32)
+    single = magnitude.dim() == 2
+    batch = magnitude.unsqueeze(0) if single else magnitude
+    out = torch.cat([model.reconstruct(b) for b in batch.split(batch_size)])
+    return out[0] if single else out
+
+
+@torch.no_grad()
+def reconstruct_magnitude_wave(model, magnitude: torch.Tensor, n_iter: int | None = None) -> torch.Tensor:
+    """The sound of a note's reconstruction: decode the magnitude ``[F, T]`` and run the phase
+    reconstruction (``n_iter`` iterations, default the transform's); ``[model.n_samples]``."""
+    recon = reconstruct_magnitudes(model, magnitude)
+    return model.transform.synthesize(recon, n_iter=n_iter, length=model.n_samples)
+
+
+def write_stereo_pair(a, b, sample_rate: int, path: str | os.PathLike | None = None, out_rate: int = 44100) -> str:
+    """A stereo test file at ``out_rate`` from two mono notes ``a`` and ``b`` at ``sample_rate``:
+    left a, b, then half of a; right 0.5 b, a, then half of b (2.5 note lengths). Written
+    atomically as 16-bit WAV to ``path`` (default: a new temporary folder); returns the path."""
+    import tempfile
+
+    import soundfile as sf
+
+    import torchaudio.functional as AF
+
+    from helpers.data.fetch_utils import atomic_path
+
+    a, b = (AF.resample(torch.as_tensor(np.asarray(w, dtype=np.float32)), int(sample_rate), int(out_rate)).numpy()
+            for w in (a, b))
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    left = np.concatenate([a, b, a[: n // 2]])
+    right = np.concatenate([0.5 * b, a, b[: n // 2]])
+    stereo = np.clip(np.stack([left, right], axis=1), -1, 1)
+    if path is None:
+        path = os.path.join(tempfile.mkdtemp(), "two_notes_stereo_44k.wav")
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), stereo, out_rate, format="WAV", subtype="PCM_16")
+    return str(path)

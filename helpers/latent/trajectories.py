@@ -155,3 +155,18 @@ def shift_towards(z: torch.Tensor, source_mean: torch.Tensor, target_mean: torch
     delta = _as_vector(target_mean, "target_mean") - _as_vector(source_mean, "source_mean")
     alphas = torch.as_tensor(alphas, dtype=z.dtype, device=z.device).reshape(-1, 1)
     return z + alphas * delta
+
+
+def principal_circle(z: torch.Tensor, n_points: int = 48, closed: bool = True) -> tuple[torch.Tensor, float]:
+    """A circle around the mean of codes ``z [N, D]`` in the plane of their first two principal
+    axes (:func:`~helpers.latent.basis.principal_basis`), of radius the mean of the codes'
+    standard deviations along those two axes. Returns ``(points, radius)``: ``n_points`` distinct
+    points, plus the first one again at the end when ``closed`` (a seamless loop)."""
+    from helpers.latent.basis import principal_basis
+
+    _check_steps(n_points)
+    mean, basis = principal_basis(z, 2)
+    if basis.shape[1] < 2:
+        raise ValueError(f"a circle needs codes of at least 2 dimensions, got shape {tuple(torch.as_tensor(z).shape)}")
+    radius = float(basis.norm(dim=0).mean())
+    return ellipse(mean, basis[:, 0], basis[:, 1], a=radius, n_steps=n_points + int(closed), closed=closed), radius
