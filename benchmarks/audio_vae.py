@@ -6,7 +6,7 @@ training times, and the latency of one slider update of the latent explorer.
 
 (a) For each layout ("frame", "note"; the note model with each of its decoders, the frame-wise
 MLP and the transposed convolutions), transform ("stft", "nsgt") and distribution ("gaussian",
-"laplace", per-bin learned scale) the preset of ``helpers.training.audio.audio_preset`` is
+"laplace", per-bin learned scale) the preset of ``helpers.training.presets.audio_preset`` is
 trained on the training instruments (or its finished run is reused: same config, same folder
 under ``--run-root``), then scored on the held-out 10% of their notes
 (``helpers.evaluation.audio.evaluate_reconstructions``): spectral convergence and log-spectral
@@ -42,7 +42,8 @@ from helpers.benchmarking import machine_description
 from helpers.display.audio_explorer import audio_explorer, time_updates
 from helpers.evaluation.audio import InstrumentProbe, evaluate_reconstructions, recognisability, summarize
 from helpers.latent.audio import data_codes
-from helpers.training.audio import audio_preset, prepare_audio_data, train_audio_vae
+from helpers.training.audio import prepare_audio_data, train_audio_vae
+from helpers.training.presets import audio_preset
 
 RESULTS = Path(__file__).resolve().parent / "results" / "audio_vae.json"
 

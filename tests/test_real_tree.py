@@ -10,7 +10,8 @@ import torch
 
 from helpers.audio.noteset import note_parts
 from helpers.data.sol import load_sol
-from helpers.training.audio import audio_preset, prepare_audio_data, train_audio_vae
+from helpers.training.audio import prepare_audio_data, train_audio_vae
+from helpers.training.presets import audio_preset
 from sol_trees import TINYSOL_INSTRUMENTS, counts_on_disk, write_tinysol_tree
 
 

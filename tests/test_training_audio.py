@@ -108,7 +108,7 @@ def test_training_lowers_the_loss_and_reuses_the_checkpoint(toy_root, tmp_path):
 
 
 def test_audio_presets_build_every_model_and_reject_unknown_names():
-    from helpers.training.audio import audio_preset
+    from helpers.training.presets import audio_preset
 
     for model, decoder, arch in (("frame", "frames", "mlp"), ("note", "frames", "conv_frames"), ("note", "conv", "conv")):
         for transform in ("stft", "nsgt"):
