@@ -12,14 +12,15 @@ from helpers.models import VAEConfig
 from helpers.training.presets import mnist_preset
 
 
-def test_run_root_prefers_argument_then_temporary_then_environment(tmp_path, monkeypatch):
+def test_run_root_prefers_argument_then_environment_then_temporary(tmp_path, monkeypatch):
     assert study.notebook_run_root(tmp_path / "r") == (tmp_path / "r", False)
+    monkeypatch.setenv("NOVELTY_RUNS_DIR", str(tmp_path / "env"))
+    assert study.notebook_run_root(None) == (tmp_path / "env", False)
+    assert study.notebook_run_root(None, smoke=True) == (tmp_path / "env", False)
+    monkeypatch.delenv("NOVELTY_RUNS_DIR")
     path, temporary = study.notebook_run_root(None, smoke=True)
     assert temporary and path.is_dir()
     path.rmdir()
-    monkeypatch.setenv("NOVELTY_RUNS_DIR", str(tmp_path / "env"))
-    assert study.notebook_run_root(None) == (tmp_path / "env", False)
-    monkeypatch.delenv("NOVELTY_RUNS_DIR")
     assert study.notebook_run_root(None)[0].name == "runs"
 
 

@@ -30,14 +30,17 @@ from .likelihood import elbo_terms, evaluate_model, iwae_log_likelihood
 
 
 def notebook_run_root(run_root: str | Path | None = None, smoke: bool = False) -> tuple[Path, bool]:
-    """``(folder, temporary?)`` for a notebook's runs: ``run_root`` if given, else a fresh temporary
-    folder when ``smoke``, else ``$NOVELTY_RUNS_DIR``, else ``runs/`` at the repository root."""
+    """``(folder, temporary?)`` for a notebook's runs: ``run_root`` if given, else
+    ``$NOVELTY_RUNS_DIR``, else a fresh temporary folder when ``smoke`` (tiny runs are not worth
+    keeping), else ``runs/`` at the repository root."""
     if run_root is not None:
         return Path(run_root), False
+    env = os.environ.get(RUNS_ENV)
+    if env:
+        return Path(env).expanduser(), False
     if smoke:
         return Path(tempfile.mkdtemp(prefix="mnist-smoke-")), True
-    env = os.environ.get(RUNS_ENV)
-    return (Path(env).expanduser() if env else REPO_ROOT / "runs"), False
+    return REPO_ROOT / "runs", False
 
 
 @dataclass
