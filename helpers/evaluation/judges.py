@@ -348,9 +348,12 @@ def _with_noise(x: torch.Tensor, y: torch.Tensor, noise_label: int, share: float
 
 
 def digit_judge(smoke: bool = False, run_root: str | None = None, n_epochs: int = 6, noise_share: float = 0.1,
-                minutes: float | None = None, n_train: int | None = None) -> Judge:
+                minutes: float | None = None, n_train: int | None = None, config: ClassifierConfig | None = None,
+                trainer: TrainerConfig | None = None) -> Judge:
     """The 10-digit judge (+ noise class): MNIST train (50000) for training, val (10000) for the
-    temperature, test (10000) for the accuracy. ``smoke``: 2000 images, one epoch, a tiny net."""
+    temperature, test (10000) for the accuracy. ``smoke``: 2000 images, one epoch, a tiny net;
+    ``n_train``: that many training images (a quarter as many for val and test); ``config`` and
+    ``trainer`` replace the network and the training set-up."""
     from helpers.data.mnist import load_mnist
 
     x, y = load_mnist("train")
@@ -363,20 +366,22 @@ def digit_judge(smoke: bool = False, run_root: str | None = None, n_epochs: int 
     k = len(classes) - 1
     train = _with_noise(x, y, k, noise_share, seed=1)
     val = _with_noise(xv, yv, k, noise_share, seed=2)
-    return train_judge("judge-digits" + ("-smoke" if smoke else ""), digit_config(len(classes), smoke),
-                       digit_trainer(smoke, n_epochs), classes, DIGITS, (), train, val,
+    return train_judge("judge-digits" + ("-smoke" if smoke else ""), config or digit_config(len(classes), smoke),
+                       trainer or digit_trainer(smoke, n_epochs), classes, DIGITS, (), train, val,
                        {"mnist_test": (xt, yt)}, run_root=run_root, minutes=minutes,
                        extra={"noise_share": noise_share})
 
 
 def digit_letter_judge(smoke: bool = False, run_root: str | None = None, n_epochs: int = 6,
                        noise_share: float = 0.1, minutes: float | None = None, n_train: int | None = None,
-                       load_letters: Callable | None = None) -> Judge:
+                       load_letters: Callable | None = None, config: ClassifierConfig | None = None,
+                       trainer: TrainerConfig | None = None) -> Judge:
     """The 36-class judge (digits in-class, letters A-Z out-of-class, + noise).
 
     Letters come from ``helpers.data.letters.load_letters(split) -> (x uint8 [N, 28, 28],
     y int64 0-25)``, "train" fonts for training (a tenth of them for the temperature) and the
-    held-out fonts ("test") for the accuracy. ``load_letters`` replaces that loader (tests).
+    held-out fonts ("test") for the accuracy. ``load_letters`` replaces that loader (tests); the
+    other arguments as :func:`digit_judge`.
     """
     from helpers.data.mnist import load_mnist
 
@@ -397,8 +402,8 @@ def digit_letter_judge(smoke: bool = False, run_root: str | None = None, n_epoch
     k = len(classes) - 1
     train = _with_noise(torch.cat([x, lx]), torch.cat([y, ly.long() + 10]), k, noise_share, seed=1)
     val = _with_noise(torch.cat([xv, lxv]), torch.cat([yv, lyv.long() + 10]), k, noise_share, seed=2)
-    return train_judge("judge-digits-letters" + ("-smoke" if smoke else ""), digit_config(len(classes), smoke),
-                       digit_trainer(smoke, n_epochs), classes, DIGITS, LETTERS, train, val,
+    return train_judge("judge-digits-letters" + ("-smoke" if smoke else ""),
+                       config or digit_config(len(classes), smoke), trainer or digit_trainer(smoke, n_epochs), classes, DIGITS, LETTERS, train, val,
                        {"mnist_test": (xt, yt), "letters_heldout_fonts": (ltx, lty.long() + 10)},
                        run_root=run_root, minutes=minutes, extra={"noise_share": noise_share})
 
@@ -489,14 +494,16 @@ def instrument_config(transform, n_classes: int, n_samples: int = 22050, smoke: 
 def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool = False, root=None,
                      run_root: str | None = None, n_epochs: int = 30, noise_share: float = 0.2,
                      holdout_soundfont: str | None = None, minutes: float | None = None,
-                     n_samples: int = 22050, seed: int = 0) -> Judge:
+                     n_samples: int = 22050, seed: int = 0, config: ClassifierConfig | None = None,
+                     trainer: TrainerConfig | None = None) -> Judge:
     """An instrument judge on magnitude spectra, + noise: with ``unseen`` 16 classes (the 11
     instruments of the set's "train" split in-class, the 5 of its other split, never seen by the
     VAEs, out-of-class), else 11 (the training instruments only).
 
     Notes are read through the spectra cache (:func:`helpers.audio.datasets.load_spectra`) and
     mean-pooled to 16 frames; the test set is a stratified 20% of every instrument's notes (or
-    a whole SoundFont, ``holdout_soundfont``).
+    a whole SoundFont, ``holdout_soundfont``). ``config`` and ``trainer`` replace the network
+    (its ``n_classes`` and ``x_shape`` are set here) and the training set-up.
     """
     from helpers.audio.datasets import load_spectra
     from helpers.models.classifiers import pool_frames
@@ -526,10 +533,13 @@ def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool =
 
     train = add_noise(*data["train"], s=1)
     val = add_noise(*data["val"], s=2)
-    config = instrument_config(tf, len(classes), n_samples, smoke)
-    trainer = TrainerConfig(n_epochs=1 if smoke else n_epochs, batch_size=32, lr=2e-3, lr_schedule="cosine",
-                            lr_final=1e-5, weight_decay=1e-4, progress=False, eval_batch_size=256,
-                            name="judge")
+    default = instrument_config(tf, len(classes), n_samples, smoke)
+    config = default if config is None else config.replace(
+        input="spectrum", x_shape=default.x_shape, n_classes=default.n_classes, n_frames=default.n_frames,
+        freq_axis=default.freq_axis, bins_per_octave=default.bins_per_octave)
+    trainer = trainer or TrainerConfig(n_epochs=1 if smoke else n_epochs, batch_size=32, lr=2e-3,
+                                       lr_schedule="cosine", lr_final=1e-5, weight_decay=1e-4, progress=False,
+                                       eval_batch_size=256, name="judge")
     tests = {"heldout_notes": data["test"]}
     if out_class:
         test_in = torch.isin(data["test"][1], torch.tensor([classes.index(c) for c in in_class]))

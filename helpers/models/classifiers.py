@@ -241,11 +241,11 @@ def pool_frames(magnitude: torch.Tensor, n_frames: int) -> torch.Tensor:
 def magnitude_to_unit(magnitude: torch.Tensor, db_range: float = 80.0) -> torch.Tensor:
     """Per-note level normalisation: dB relative to each note's peak, ``[-db_range, 0] -> [0, 1]``.
 
-    A silent note (all zeros) maps to zeros.
+    Bins at or below ``1e-7`` (-140 dB, silence) map to 0, so a silent note maps to zeros.
     """
-    db = 20 * torch.log10(magnitude.clamp_min(1e-10))
+    db = 20 * torch.log10(magnitude.clamp_min(1e-7))
     peak = db.flatten(-2).amax(-1)[..., None, None]
-    return ((db - peak) / db_range + 1).clamp(0, 1)
+    return ((db - peak) / db_range + 1).clamp(0, 1) * (magnitude > 1e-7)
 
 
 register_model("classifier", ClassifierConfig, Classifier.from_config)
