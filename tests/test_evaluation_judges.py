@@ -123,16 +123,17 @@ def test_sanity_table_digits_letters_noise(digit_letter_judge):
     """Real digits -> in-class, held-out letters -> out-of-class, uniform noise -> noise."""
     judge, _ = digit_letter_judge
     tests = judge.metrics["tests"]
-    assert tests["mnist_test"]["accuracy"] > 0.9 and tests["letters_heldout_fonts"]["accuracy"] > 0.8
+    assert tests["mnist_test"]["accuracy"] > 0.85 and tests["letters_heldout_fonts"]["accuracy"] > 0.85
     digits = judge.test_sets["mnist_test"][0]
     letters = judge.test_sets["letters_heldout_fonts"][0]
     noise = torch.rand(200, 28, 28, generator=torch.Generator().manual_seed(0))
     table = novelty.sanity_table(judge, {"digits": digits, "letters": letters, "noise": noise})
-    assert table["digits"]["count_in@0.9"] > 0.85 and table["digits"]["count_out@0.9"] < 0.05
+    # a judge trained for a few hundred steps: in-class and out-of-class well above the rest
+    assert table["digits"]["count_in@0.9"] > 0.7 and table["digits"]["count_out@0.9"] < 0.1
     assert table["letters"]["count_out@0.9"] > 0.7 and table["letters"]["count_in@0.9"] < 0.1
     assert table["noise"]["noise@0.9"] > 0.95 and table["noise"]["p_noise_class"] > 0.9
     for name in ("digits", "letters"):
-        assert table[name]["noise@0.9"] < 0.25
+        assert table[name]["noise@0.9"] < 0.3 and table[name]["p_noise_class"] < 0.1
 
 
 @pytest.mark.slow
@@ -158,20 +159,21 @@ def test_sanity_table_audio(tmp_path, monkeypatch):
     from helpers.data.toy import write_toy_note_set
 
     monkeypatch.setenv("NOVELTY_DATA_DIR", str(tmp_path / "data"))
-    root = write_toy_note_set(tmp_path / "notes", 8000, 4000, pitches=tuple(range(48, 80, 2)),
+    root = write_toy_note_set(tmp_path / "notes", 22050, 8000, pitches=tuple(range(48, 80, 2)),
                               dynamics=("pp", "mf", "ff"))
     config = ClassifierConfig(channels=(8, 16), dense=32, dropout=0.1)
-    trainer = TrainerConfig(n_epochs=12, batch_size=16, lr=3e-3, lr_schedule="cosine", lr_final=1e-4,
+    trainer = TrainerConfig(n_epochs=20, batch_size=16, lr=3e-3, lr_schedule="cosine", lr_final=1e-4,
                             progress=False, name="judge")
     judge = J.instrument_judge("stft", root=root, run_root=str(tmp_path / "runs"), config=config, trainer=trainer,
                                n_samples=8000)
     assert judge.in_class == ("Clarinet_Bb", "Flute", "Horn", "Violin") and judge.out_class == ("Harp",)
     tests = judge.test_sets
-    wave = torch.randn(40, 8000, generator=torch.Generator().manual_seed(0)) * 0.1
+    wave = torch.randn(40, 8000, generator=torch.Generator().manual_seed(0)) * 0.1  # 22050 Hz, like the notes
     table = novelty.sanity_table(judge, {
         "notes": tests["heldout_notes_training_instruments"][0],
         "unseen": tests["heldout_notes_unseen_instruments"][0],
         "white": judge.transform.analyze(wave)})
-    assert judge.metrics["tests"]["heldout_notes"]["accuracy"] > 0.8
-    assert table["notes"]["count_in@0.9"] > 0.7 and table["unseen"]["count_out@0.9"] > 0.7
-    assert table["white"]["noise@0.9"] > 0.95
+    assert judge.metrics["tests"]["heldout_notes"]["accuracy"] > 0.7, judge.metrics["tests"]
+    assert table["notes"]["count_in@0.9"] > 0.7 and table["notes"]["count_out@0.9"] < 0.1, table
+    assert table["unseen"]["count_out@0.9"] > 0.7 and table["unseen"]["count_in@0.9"] < 0.2, table
+    assert table["white"]["noise@0.9"] > 0.95, table
