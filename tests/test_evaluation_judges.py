@@ -60,7 +60,7 @@ def test_judge_checks_its_classes():
 
 
 def toy_table():
-    rows = [{"path": f"{sf}/{inst}/{i}.wav", "instrument": inst, "soundfont": sf}
+    rows = [{"path": f"{sf}/{inst}/{i}.wav", "instrument": inst, "soundfont": sf, "pitch": 60 + i // 2}
             for sf in ("MuseScore", "TimGM6mb", "CsoundGM") for inst in ("Violin", "Flute", "Harp") for i in range(10)]
     return pd.DataFrame(rows)
 
@@ -72,6 +72,10 @@ def test_instrument_splits_held_out_notes_and_held_out_soundfont():
     assert len(all_rows) == len(set(all_rows)) == 60  # a partition of the Violin and Flute notes
     for part in parts.values():
         assert set(table["instrument"].iloc[part]) == {"Violin", "Flute"}  # stratified
+    units = {name: set(zip(table["instrument"].iloc[rows], table["pitch"].iloc[rows])) for name, rows in parts.items()}
+    assert not units["test"] & units["train"] and not units["val"] & units["train"]  # a pitch on one side only
+    single = J.instrument_splits(table, ("Violin", "Flute"), val_fraction=0.2, seed=0, group_by=None)
+    assert sum(len(v) for v in single.values()) == 60
     out = J.instrument_splits(table, ("Violin", "Flute", "Harp"), holdout_soundfont="TimGM6mb")
     assert set(table["soundfont"].iloc[out["test"]]) == {"TimGM6mb"} and len(out["test"]) == 30
     assert "TimGM6mb" not in set(table["soundfont"].iloc[np.concatenate([out["train"], out["val"]])])
@@ -161,11 +165,10 @@ def test_sanity_table_audio(tmp_path, monkeypatch):
     monkeypatch.setenv("NOVELTY_DATA_DIR", str(tmp_path / "data"))
     root = write_toy_note_set(tmp_path / "notes", 22050, 8000, pitches=tuple(range(48, 80, 2)),
                               dynamics=("pp", "mf", "ff"))
-    config = ClassifierConfig(channels=(8, 16), dense=32, dropout=0.1)
-    trainer = TrainerConfig(n_epochs=20, batch_size=16, lr=3e-3, lr_schedule="cosine", lr_final=1e-4,
+    trainer = TrainerConfig(n_epochs=30, batch_size=16, lr=3e-3, lr_schedule="cosine", lr_final=1e-4,
                             progress=False, name="judge")
-    judge = J.instrument_judge("stft", root=root, run_root=str(tmp_path / "runs"), config=config, trainer=trainer,
-                               n_samples=8000)
+    judge = J.instrument_judge("stft", root=root, run_root=str(tmp_path / "runs"), trainer=trainer,
+                               n_samples=8000, group_by=None)  # single held-out notes: a quick judge
     assert judge.in_class == ("Clarinet_Bb", "Flute", "Horn", "Violin") and judge.out_class == ("Harp",)
     tests = judge.test_sets
     wave = torch.randn(40, 8000, generator=torch.Generator().manual_seed(0)) * 0.1  # 22050 Hz, like the notes

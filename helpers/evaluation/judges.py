@@ -436,17 +436,32 @@ def instrument_table(root=None):
     return table
 
 
-def instrument_splits(table, classes: Sequence[str], val_fraction: float = 0.2, seed: int = 0,
-                      holdout_soundfont: str | None = None) -> dict[str, np.ndarray]:
-    """Row indices ``{"train", "val", "test"}`` of the notes of ``classes``.
-
-    Without ``holdout_soundfont``: a stratified ``val_fraction`` of every instrument's notes is
-    the test set (held-out notes), the same share of the rest the validation set (temperature).
-    With it: the notes rendered from that SoundFont (column ``soundfont``) are the test set and
-    never seen in training (leave-one-SoundFont-out); train/val are split from the others.
-    """
+def _split_units(sub, fraction: float, seed: int, group_by: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of the rows of ``sub`` by instrument, keeping every (instrument,
+    ``group_by``) unit, e.g. all dynamics of one pitch, on one side."""
     from helpers.data.splits import stratified_split
 
+    if group_by is None or group_by not in sub:
+        return stratified_split(sub["instrument"].tolist(), sub["path"].astype(str).tolist(), fraction=fraction,
+                                seed=seed)
+    unit = (sub["instrument"].astype(str) + "|" + sub[group_by].astype(str)).to_numpy()
+    names = np.unique(unit)
+    _, held = stratified_split([u.split("|")[0] for u in names], list(names), fraction=fraction, seed=seed)
+    is_held = np.isin(unit, names[held])
+    return np.flatnonzero(~is_held), np.flatnonzero(is_held)
+
+
+def instrument_splits(table, classes: Sequence[str], val_fraction: float = 0.2, seed: int = 0,
+                      holdout_soundfont: str | None = None, group_by: str | None = "pitch") -> dict[str, np.ndarray]:
+    """Row indices ``{"train", "val", "test"}`` of the notes of ``classes``.
+
+    Without ``holdout_soundfont``: a stratified ``val_fraction`` of every instrument's pitches
+    is the test set (held-out notes: every dynamics of a held-out pitch, so that no test note
+    has a louder or softer twin in training; ``group_by=None`` splits single notes), the same
+    share of the rest the validation set (temperature). With it: the notes rendered from that
+    SoundFont (column ``soundfont``) are the test set and never seen in training
+    (leave-one-SoundFont-out); train/val are split from the others.
+    """
     keep = np.flatnonzero(table["instrument"].isin(list(classes)).to_numpy())
     missing = sorted(set(classes) - set(table["instrument"].iloc[keep]))
     if missing:
@@ -461,12 +476,9 @@ def instrument_splits(table, classes: Sequence[str], val_fraction: float = 0.2, 
                              f"(have {sorted(sub['soundfont'].dropna().unique())})")
         test, rest = keep[is_test], keep[~is_test]
     else:
-        kept, held = stratified_split(sub["instrument"].tolist(), sub["path"].astype(str).tolist(),
-                                      fraction=val_fraction, seed=seed)
+        kept, held = _split_units(sub, val_fraction, seed, group_by)
         test, rest = keep[held], keep[kept]
-    sub = table.iloc[rest]
-    kept, held = stratified_split(sub["instrument"].tolist(), sub["path"].astype(str).tolist(),
-                                  fraction=val_fraction, seed=seed + 1)
+    kept, held = _split_units(table.iloc[rest], val_fraction, seed + 1, group_by)
     return {"train": rest[kept], "val": rest[held], "test": test}
 
 
@@ -500,14 +512,15 @@ def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool =
                      run_root: str | None = None, n_epochs: int = 20, noise_share: float = 0.2,
                      holdout_soundfont: str | None = None, minutes: float | None = None,
                      n_samples: int = 22050, seed: int = 0, config: ClassifierConfig | None = None,
-                     trainer: TrainerConfig | None = None) -> Judge:
+                     trainer: TrainerConfig | None = None, group_by: str | None = "pitch") -> Judge:
     """An instrument judge on magnitude spectra, + noise: with ``unseen`` 16 classes (the 11
     instruments of the set's "train" split in-class, the 5 of its other split, never seen by the
     VAEs, out-of-class), else 11 (the training instruments only).
 
     Notes are read through the spectra cache (:func:`helpers.audio.datasets.load_spectra`) and
-    mean-pooled to 16 frames; the test set is a stratified 20% of every instrument's notes (or
-    a whole SoundFont, ``holdout_soundfont``). ``config`` and ``trainer`` replace the network
+    mean-pooled to 16 frames; the test set is a stratified 20% of every instrument's pitches,
+    all dynamics of each (:func:`instrument_splits`; ``group_by=None``: single notes), or a whole
+    SoundFont (``holdout_soundfont``). ``config`` and ``trainer`` replace the network
     (its ``n_classes`` and ``x_shape`` are set here) and the training set-up.
     """
     from helpers.audio.datasets import load_spectra
@@ -520,7 +533,7 @@ def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool =
     names = in_class + out_class
     if smoke:
         table = table[table["instrument"].isin(names)].groupby("instrument").head(6).reset_index(drop=True)
-    parts = instrument_splits(table, names, 0.2, seed, holdout_soundfont)
+    parts = instrument_splits(table, names, 0.2, seed, holdout_soundfont, group_by)
     n_frames = 16
     data = {}
     for part, rows in parts.items():
@@ -554,6 +567,7 @@ def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool =
         (f"-without-{holdout_soundfont}" if holdout_soundfont else "")
     judge = train_judge(name, config, trainer, classes, in_class, out_class, train, val, tests,
                         run_root=run_root, minutes=minutes, transform=tf,
-                        extra={"noise_share": noise_share, "holdout_soundfont": holdout_soundfont, "seed": seed})
+                        extra={"noise_share": noise_share, "holdout_soundfont": holdout_soundfont, "seed": seed,
+                               "group_by": group_by})
     judge.batch_size = 256
     return judge
