@@ -16,9 +16,13 @@ real images; :func:`noise_spectra`: white, pink and brown noise, band-limited no
 frequency-shuffled real notes), and a temperature fitted on held-out data (Guo et al., 2017)
 so that its confidences are calibrated. We chose it over an energy or distance threshold
 because it needs no threshold of its own (the measures of Kégl et al. use one theta for all
-groups) and because the noise class's probability is itself a reading (share of noise). The
-benchmark (``benchmarks/judges.py``) records the measured sanity table: uniform noise and white
-noise go to the noise class, the real test sets to their groups.
+groups), because the noise class's probability is itself a reading (``p_noise_class``), and
+because it measured clean separations at no extra cost: in ``benchmarks/results/judges.json``
+uniform noise and white noise go to the noise class (noise share 1.0 at theta = 0.9 for
+both transforms), while the held-out notes of the training instruments are counted in-class
+and those of the unseen instruments out-of-class, and the MNIST test digits in-class. The
+temperature lowers the expected calibration error of every judge there (e.g. 0.014 -> 0.005
+on the held-out notes of the 16-instrument STFT judge).
 """
 
 from __future__ import annotations
@@ -215,7 +219,7 @@ def train_judge(name: str, config: ClassifierConfig, trainer: TrainerConfig, cla
     model = run.model.cpu().eval()
 
     def compute() -> dict:
-        temperature = fit_temperature(_logits(model, val[0]), val[1])
+        temperature = fit_temperature(_logits(model, val[0]), val[1]) if len(val[0]) else 1.0
         out = {"train_seconds": run.train_seconds, "epochs": run.epochs, "stopped_early": run.stopped_early,
                "load_average_1min_after_training": os.getloadavg()[0], "torch_threads": torch.get_num_threads(),
                "n_train": len(train[0]), "n_val": len(val[0]), "temperature": temperature, "tests": {}}
@@ -538,7 +542,8 @@ def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool =
     data = {}
     for part, rows in parts.items():
         paths = table["path"].iloc[rows].tolist()
-        x = load_spectra(paths, tf, lambda m: pool_frames(m, n_frames), n_samples=n_samples)
+        x = load_spectra(paths, tf, lambda m: pool_frames(m, n_frames), n_samples=n_samples) if paths \
+            else torch.zeros(0, tf.output_shape(n_samples)[0], n_frames)
         y = torch.tensor([names.index(c) for c in table["instrument"].iloc[rows]], dtype=torch.long)
         data[part] = (x, y)
     classes = names + (NOISE,)
