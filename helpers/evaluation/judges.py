@@ -21,8 +21,10 @@ because it measured clean separations at no extra cost: in ``benchmarks/results/
 uniform noise and white noise go to the noise class (noise share 1.0 at theta = 0.9 for
 both transforms), while the held-out notes of the training instruments are counted in-class
 and those of the unseen instruments out-of-class, and the MNIST test digits in-class. The
-temperature lowers the expected calibration error of every judge there (e.g. 0.014 -> 0.005
-on the held-out notes of the 16-instrument STFT judge).
+audio judges come out under-confident (dropout, augmentation: fitted temperatures 0.1-0.65),
+and the temperature lowers their expected calibration error on the held-out notes (e.g.
+0.065 -> 0.020 for the 11-instrument STFT judge, 0.030 -> 0.009 for the NSGT one); the digit
+judge was calibrated already (ECE 0.002 before and 0.003 after).
 """
 
 from __future__ import annotations
