@@ -3,6 +3,8 @@ first readings of the novelty measures on VAE samples, and the time to score 100
 
     python benchmarks/judges.py                      # full size (trains once, reloads after)
     python benchmarks/judges.py --smoke --out /tmp/x.json   # seconds (what the test runs)
+    python benchmarks/judges.py --parts soundfonts --holdout-soundfonts A B C --merge
+                                                     # leave-one-SoundFont-out (a wider note set)
 
 Judges (:mod:`helpers.evaluation.judges`): digits (10 + noise), digits + letters (36 + noise;
 "pending" until ``helpers.data.letters`` exists), instruments on STFT and NSGT magnitudes with
@@ -152,13 +154,30 @@ def audio_part(args, out: dict) -> None:
                 out["sanity"][f"audio_{kind}"] = {"judge": key, "table": novelty.sanity_table(judge, cases)}
 
 
+def soundfont_part(args, out: dict) -> None:
+    """Leave-one-SoundFont-out: an 11-instrument judge trained without each SoundFont, scored on
+    the notes of that SoundFont (needs a note set with a ``soundfont`` column)."""
+    for kind in args.transforms:
+        scores = {}
+        for soundfont in args.holdout_soundfonts:
+            judge = J.instrument_judge(kind, unseen=False, smoke=args.smoke, run_root=args.run_root,
+                                       n_epochs=args.audio_epochs, root=args.audio_root, holdout_soundfont=soundfont)
+            scores[soundfont] = {"accuracy": judge.metrics["tests"]["heldout_notes"]["accuracy"],
+                                 "train_seconds": judge.metrics["train_seconds"],
+                                 "top_confusions": judge.metrics["tests"]["heldout_notes"]["top_confusions"]}
+        out["judges"][f"instruments_leave_one_soundfont_out_{kind}"] = {
+            "per_soundfont": scores, "mean_accuracy": sum(v["accuracy"] for v in scores.values()) / len(scores)}
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="tiny judges and data (seconds)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
-    p.add_argument("--parts", nargs="+", default=["images", "audio"], choices=["images", "audio"])
+    p.add_argument("--parts", nargs="+", default=["images", "audio"], choices=["images", "audio", "soundfonts"])
     p.add_argument("--transforms", nargs="+", default=["stft", "nsgt"], choices=["stft", "nsgt"])
+    p.add_argument("--holdout-soundfonts", nargs="+", default=[],
+                   help="with --parts soundfonts: the SoundFonts to leave out one at a time (column 'soundfont')")
     p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
     p.add_argument("--digit-epochs", type=int, default=2)
     p.add_argument("--audio-epochs", type=int, default=20)
@@ -182,6 +201,10 @@ def main(argv=None) -> dict:
         image_part(args, out)
     if "audio" in args.parts:
         audio_part(args, out)
+    if "soundfonts" in args.parts:
+        if not args.holdout_soundfonts:
+            p.error("--parts soundfonts needs --holdout-soundfonts")
+        soundfont_part(args, out)
     out["total_seconds"] = time.perf_counter() - start
     out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     out = round_floats(out)

@@ -180,3 +180,23 @@ def test_sanity_table_audio(tmp_path, monkeypatch):
     assert table["notes"]["count_in@0.9"] > 0.7 and table["notes"]["count_out@0.9"] < 0.1, table
     assert table["unseen"]["count_out@0.9"] > 0.7 and table["unseen"]["count_in@0.9"] < 0.2, table
     assert table["white"]["noise@0.9"] > 0.95, table
+
+
+@pytest.mark.slow
+def test_leave_one_soundfont_out_reads_the_metadata_column(tmp_path, monkeypatch):
+    """A ``soundfont`` column of metadata.csv is merged into the note table; the held-out
+    SoundFont's notes are the whole test set and none of them is trained on."""
+    from helpers.data.toy import write_toy_note_set
+
+    monkeypatch.setenv("NOVELTY_DATA_DIR", str(tmp_path / "data"))
+    root = write_toy_note_set(tmp_path / "notes", 22050, 4000, pitches=(60, 64, 67), dynamics=("pp", "ff"))
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.wav"))
+    pd.DataFrame({"path": paths, "soundfont": ["Loud" if "-ff-" in p else "Soft" for p in paths]}).to_csv(
+        root / "metadata.csv", index=False)
+    table = J.instrument_table(root)
+    assert set(table["soundfont"]) == {"Loud", "Soft"}
+    trainer = TrainerConfig(n_epochs=1, batch_size=16, progress=False, name="judge")
+    judge = J.instrument_judge("stft", unseen=False, root=root, run_root=str(tmp_path / "runs"), trainer=trainer,
+                               n_samples=4000, holdout_soundfont="Loud")
+    assert judge.metrics["tests"]["heldout_notes"]["n"] == 4 * 3  # every ff note of the 4 training instruments
+    assert judge.out_class == () and "-without-Loud" in judge.run.run_dir.name
