@@ -102,8 +102,9 @@ def image_part(args, out: dict) -> None:
             tests["confusion"], both.classes, k=15, rows=J.LETTERS)
         cases["letters_heldout_fonts"] = both.test_sets["letters_heldout_fonts"][0][:n]
     judge = both or digits
-    ref_features = judge.features(xt[:n])
+    ref_features = judge.features(xt[n:2 * n])  # real digits apart from the scored ones
     out["sanity"]["images"] = {"judge": "digits_letters" if both is not None else "digits",
+                               "reference": f"MNIST test digits {n} to {2 * n - 1} (frechet, mmd)",
                                "table": novelty.sanity_table(judge, cases, reference_features=ref_features)}
     out["scoring_time_1000"] = scoring_time(judge, xt[:1000] if not args.smoke else xt[:n])
     if not args.skip_vae:
