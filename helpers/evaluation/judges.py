@@ -108,7 +108,7 @@ class Judge:
         return self.classes.index(NOISE) if NOISE in self.classes else None
 
     @torch.no_grad()
-    def scores(self, x, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def scores(self, x, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Calibrated probabilities ``[N, K]`` and features ``[N, D]`` in one pass (CPU, float32)."""
         x = torch.as_tensor(x)
         probs, feats = [], []
@@ -199,7 +199,9 @@ def top_confusions(matrix: list[list[int]], classes: Sequence[str], k: int = 10,
 @torch.no_grad()
 def _logits(model: Classifier, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     model.eval()
-    parts = [model.logits_and_features(x[s:s + batch_size])[0].float().cpu() for s in range(0, len(x), batch_size)]
+    starts = range(0, len(x), batch_size)
+    parts = [model.logits_and_features(x[s:s + batch_size])[0].float().cpu()
+             for s in tqdm(starts, desc="scoring", leave=False, disable=len(starts) < 2)]
     return torch.cat(parts) if parts else torch.zeros(0, model.config.n_classes)
 
 

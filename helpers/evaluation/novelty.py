@@ -126,7 +126,8 @@ def nearest_distances(x: torch.Tensor, reference: torch.Tensor, chunk: int = 102
     if x.shape[1] != reference.shape[1]:
         raise ValueError(f"x has {x.shape[1]} features per row, reference {reference.shape[1]}")
     best = torch.full((len(x),), math.inf)
-    for s in range(0, len(reference), chunk):
+    starts = range(0, len(reference), chunk)
+    for s in tqdm(starts, desc="nearest", leave=False, disable=len(starts) < 2):
         best = torch.minimum(best, torch.cdist(x, reference[s:s + chunk]).min(1).values)
     return best
 
