@@ -155,6 +155,22 @@ def audio_part(args, out: dict) -> None:
                 out["sanity"][f"audio_{kind}"] = {"judge": key, "table": novelty.sanity_table(judge, cases)}
 
 
+def audio_vae_part(args, out: dict) -> None:
+    """Prior draws of notebook 03's note VAEs (``audio_preset("note", transform)``) under the
+    16-instrument judge of the same transform."""
+    from helpers.training.audio import audio_preset, train_audio_vae
+
+    for kind in args.transforms:
+        judge = J.instrument_judge(kind, unseen=True, smoke=args.smoke, run_root=args.run_root,
+                                   n_epochs=args.audio_epochs, root=args.audio_root)
+        run = train_audio_vae(audio_preset("note", kind, smoke=args.smoke), run_root=args.run_root)
+        samples = run.model.sample(args.n_audio_samples, generator=torch.Generator().manual_seed(0))
+        out["first_readings"][f"audio_note_vae_prior_{kind}"] = {
+            "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds, "vae_epochs": run.epochs,
+            "judge": f"instruments16_{kind}", "samples": "decoded E[x|z], z ~ N(0, I), as magnitudes",
+            "measures": novelty.measure(samples, judge)}
+
+
 def soundfont_part(args, out: dict) -> None:
     """Leave-one-SoundFont-out: an 11-instrument judge trained without each SoundFont, scored on
     the notes of that SoundFont (needs a note set with a ``soundfont`` column)."""
@@ -175,7 +191,7 @@ def main(argv=None) -> dict:
     p.add_argument("--smoke", action="store_true", help="tiny judges and data (seconds)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
-    p.add_argument("--parts", nargs="+", default=["images", "audio"], choices=["images", "audio", "soundfonts"])
+    p.add_argument("--parts", nargs="+", default=["images", "audio"], choices=["images", "audio", "audio_vae", "soundfonts"])
     p.add_argument("--transforms", nargs="+", default=["stft", "nsgt"], choices=["stft", "nsgt"])
     p.add_argument("--holdout-soundfonts", nargs="+", default=[],
                    help="with --parts soundfonts: the SoundFonts to leave out one at a time (column 'soundfont')")
@@ -183,6 +199,7 @@ def main(argv=None) -> dict:
     p.add_argument("--digit-epochs", type=int, default=2)
     p.add_argument("--audio-epochs", type=int, default=20)
     p.add_argument("--n-samples", type=int, default=1000, help="samples per row of the tables")
+    p.add_argument("--n-audio-samples", type=int, default=200, help="prior draws of each audio VAE")
     p.add_argument("--n-train-nn", type=int, default=60000, help="training images for the nearest distances")
     p.add_argument("--n-coverage", type=int, default=200)
     p.add_argument("--coverage-steps", type=int, default=300)
@@ -194,6 +211,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     if args.smoke:
         args.n_samples, args.n_train_nn, args.n_coverage, args.coverage_steps = 64, 500, 32, 5
+        args.n_audio_samples = 8
     torch.set_num_threads(args.threads)
     out = {"machine": machine_description(), "smoke": args.smoke, "judges": {}, "sanity": {}, "first_readings": {},
            "noise_rejection": "background class 'noise' + temperature scaling (helpers.evaluation.judges)"}
@@ -202,6 +220,8 @@ def main(argv=None) -> dict:
         image_part(args, out)
     if "audio" in args.parts:
         audio_part(args, out)
+    if "audio_vae" in args.parts:
+        audio_vae_part(args, out)
     if "soundfonts" in args.parts:
         if not args.holdout_soundfonts:
             p.error("--parts soundfonts needs --holdout-soundfonts")
