@@ -44,3 +44,9 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
     again = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
                         "--threads", "1", "--parts", "images", "--skip-vae", "--merge"])
     assert again["judges"]["digits"]["reloaded"] and "instruments11_stft" in again["judges"]
+    # the audio VAEs' prior draws under the instrument judge (its judge reloaded)
+    audio = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
+                        "--threads", "1", "--parts", "audio_vae", "--merge"])
+    reading = audio["first_readings"]["audio_note_vae_prior_stft"]
+    assert reading["measures"]["n"] == 8 and 0 <= reading["measures"]["noise@0.9"] <= 1
+    assert "mnist_vae_prior" in audio["first_readings"]
