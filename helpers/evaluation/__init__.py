@@ -10,6 +10,7 @@ from .latent import (
     reconstructions,
 )
 from .grid import vae_objective
+from . import judges, novelty  # judges (trained classifiers) and the novelty measures
 from .likelihood import elbo_terms, iwae_log_likelihood, evaluate_model
 
 __all__ = [
