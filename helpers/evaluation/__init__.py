@@ -1,4 +1,5 @@
-"""Evaluation of trained models: likelihood (IWAE), active units, latent grids and projections."""
+"""Evaluation of trained models: likelihood (IWAE), active units, latent grids and projections, the
+judges (trained classifiers) and the novelty measures."""
 
 from .latent import (
     active_units,
@@ -9,6 +10,7 @@ from .latent import (
     project_latent,
     reconstructions,
 )
+from . import judges, novelty  # judges (trained classifiers) and the novelty measures
 from .likelihood import elbo_terms, iwae_log_likelihood, evaluate_model
 
 __all__ = [

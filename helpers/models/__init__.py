@@ -1,6 +1,7 @@
 """The one VAE core, its output distributions and its encoders/decoders."""
 
 from .config import Config
+from .classifiers import Classifier, ClassifierConfig, pack, unpack
 from .distributions import AutoregressiveBernoulli, Bernoulli, Gaussian, Laplace, OutputDistribution, build_distribution
 from .networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from .vae import (
@@ -16,8 +17,8 @@ from .vae import (
 )
 
 __all__ = [
-    "AutoregressiveBernoulli", "Bernoulli", "Config", "ConvDecoder", "ConvEncoder", "Gaussian", "Laplace", "MLPDecoder",
+    "AutoregressiveBernoulli", "Bernoulli", "Classifier", "ClassifierConfig", "Config", "ConvDecoder", "ConvEncoder", "Gaussian", "Laplace", "MLPDecoder",
     "MLPEncoder", "OutputDistribution", "VAE", "VAEConfig", "build_distribution", "build_model",
     "config_from_dict", "gaussian_kl", "log_normal_diag", "log_normal_standard",
-    "register_model", "reparameterize",
+    "pack", "register_model", "reparameterize", "unpack",
 ]

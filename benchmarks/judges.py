@@ -1,0 +1,245 @@
+"""Judges benchmark: accuracy, calibration and training time of every judge, the sanity table,
+first readings of the novelty measures on VAE samples, and the time to score 1000 samples.
+
+    python benchmarks/judges.py                      # full size (trains once, reloads after)
+    python benchmarks/judges.py --smoke --out /tmp/x.json   # seconds (what the test runs)
+    python benchmarks/judges.py --parts soundfonts --holdout-soundfonts A B C --merge
+                                                     # leave-one-SoundFont-out (a wider note set)
+
+Judges (:mod:`helpers.evaluation.judges`): digits (10 + noise), digits + letters (36 + noise;
+"pending" until ``helpers.data.letters`` exists), instruments on STFT and NSGT magnitudes with
+the unseen instruments (16 + noise) and without (11 + noise). The sanity table scores real
+MNIST test digits, held-out-font letters, uniform noise, and for audio the held-out notes of
+the training instruments, those of the unseen instruments and white noise. First readings: 1000
+prior samples of the MNIST VAE of notebook 01 (the "default" preset) with the measures of
+:mod:`helpers.evaluation.novelty`, next to the values the authors' code reports.
+
+Prints the JSON and writes ``--out`` (default benchmarks/results/judges.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from helpers.benchmarking import machine_description
+from helpers.data.fetch_utils import atomic_write_bytes
+from helpers.evaluation import judges as J
+from helpers.evaluation import novelty
+
+RESULTS = Path(__file__).resolve().parent / "results" / "judges.json"
+
+
+def judge_summary(judge) -> dict:
+    """What a judge reports: accuracies, ECE, training time, confusions (full matrices kept)."""
+    m = judge.metrics
+    return {"classes": list(judge.classes), "in_class": list(judge.in_class), "out_class": list(judge.out_class),
+            "parameters": sum(p.numel() for p in judge.model.parameters()), "config": judge.model.config.to_dict(),
+            "train_seconds": m["train_seconds"], "epochs": m["epochs"], "stopped_early": m["stopped_early"],
+            "load_average_1min_after_training": m["load_average_1min_after_training"],
+            "temperature": m["temperature"], "reloaded": m["reused"], "run": judge.run.run_dir.name,
+            "tests": m["tests"]}
+
+
+def uniform_noise(n: int, seed: int) -> torch.Tensor:
+    return torch.rand(n, 28, 28, generator=torch.Generator().manual_seed(seed))
+
+
+def white_noise_spectra(judge, n: int, seed: int, n_samples: int = 22050) -> torch.Tensor:
+    wave = torch.randn(n, n_samples, generator=torch.Generator().manual_seed(seed)) * 0.1
+    return torch.cat([judge.transform.analyze(wave[s:s + 64]) for s in range(0, n, 64)])
+
+
+def round_floats(d, digits: int = 4):
+    if isinstance(d, dict):
+        return {k: round_floats(v, digits) for k, v in d.items()}
+    if isinstance(d, list):
+        return [round_floats(v, digits) for v in d]
+    if isinstance(d, float):
+        return d if not math.isfinite(d) else round(d, digits)
+    return d
+
+
+def scoring_time(judge, x: torch.Tensor, repeats: int = 3) -> dict:
+    """Seconds to score ``x`` (probabilities + features, and all label-free measures); best of ``repeats``."""
+    best_scores, best_measure = math.inf, math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        judge.scores(x)
+        best_scores = min(best_scores, time.perf_counter() - t)
+        t = time.perf_counter()
+        novelty.measure(x, judge)
+        best_measure = min(best_measure, time.perf_counter() - t)
+    return {"n": len(x), "scores_seconds": best_scores, "measure_seconds": best_measure,
+            "torch_threads": torch.get_num_threads()}
+
+
+def image_part(args, out: dict) -> None:
+    from helpers.data.mnist import load_mnist
+
+    n = args.n_samples
+    digits = J.digit_judge(smoke=args.smoke, run_root=args.run_root, n_epochs=args.digit_epochs)
+    out["judges"]["digits"] = judge_summary(digits)
+    print(json.dumps(round_floats(out["judges"]["digits"]["tests"]["mnist_test"], 4))[:300], file=sys.stderr)
+    xt, _ = load_mnist("test")
+    cases = {"mnist_test_digits": xt[:n], "uniform_noise": uniform_noise(n, 0)}
+    try:
+        both = J.digit_letter_judge(smoke=args.smoke, run_root=args.run_root, n_epochs=args.digit_epochs)
+    except ImportError as err:  # the letters loader is not there yet
+        both = None
+        out["judges"]["digits_letters"] = {"status": f"pending: {err}"}
+    if both is not None:
+        out["judges"]["digits_letters"] = judge_summary(both)
+        tests = both.metrics["tests"]["letters_heldout_fonts"]
+        out["judges"]["digits_letters"]["letter_confusions"] = J.top_confusions(
+            tests["confusion"], both.classes, k=15, rows=J.LETTERS)
+        cases["letters_heldout_fonts"] = both.test_sets["letters_heldout_fonts"][0][:n]
+    judge = both or digits
+    ref_features = judge.features(xt[n:2 * n])  # real digits apart from the scored ones
+    out["sanity"]["images"] = {"judge": "digits_letters" if both is not None else "digits",
+                               "reference": f"MNIST test digits {n} to {2 * n - 1} (frechet, mmd)",
+                               "table": novelty.sanity_table(judge, cases, reference_features=ref_features)}
+    out["scoring_time_1000"] = scoring_time(judge, xt[:1000] if not args.smoke else xt[:n])
+    if not args.skip_vae:
+        out["first_readings"]["mnist_vae_prior"] = mnist_readings(args, judge, ref_features)
+
+
+def mnist_readings(args, judge, ref_features) -> dict:
+    """1000 prior samples (E[x|z]) of notebook 01's "default" preset, and its coverage of test digits."""
+    from helpers.data.mnist import dynamic_binarize, load_mnist
+    from helpers.training.cached import cached_fit
+    from helpers.training.presets import mnist_preset
+
+    preset = mnist_preset("default")
+    trainer = preset.trainer.replace(progress=False, n_epochs=1 if args.smoke else preset.trainer.n_epochs)
+    x_train, _ = load_mnist("train_full")
+    if args.smoke:
+        x_train = x_train[:1000]
+    run = cached_fit(preset.model, trainer, x_train, name="mnist-main", run_root=args.run_root,
+                     warmup_epochs=0 if args.smoke else preset.warmup_epochs, minutes=args.vae_minutes,
+                     batch_transform=dynamic_binarize)
+    vae = run.model.cpu().eval()
+    samples = vae.sample(args.n_samples, generator=torch.Generator().manual_seed(0))
+    xs = x_train[:args.n_train_nn]
+    readings = novelty.measure(samples, judge, reference_features=ref_features, train=xs)
+    xt, _ = load_mnist("test")
+    cov = novelty.coverage(vae, xt[:args.n_coverage].float() / 255, tolerance=args.tolerance,
+                           n_steps=args.coverage_steps, progress=False)
+    return {"model": preset.note, "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds,
+            "vae_epochs": run.epochs, "samples": "E[x|z], z ~ N(0, I)", "measures": readings,
+            "coverage_mnist_test": cov, "n_train_for_nearest": len(xs),
+            "reference_authors_code": novelty.REFERENCE_VALUES}
+
+
+def audio_part(args, out: dict) -> None:
+    n = args.n_samples
+    for kind in args.transforms:
+        for unseen in (True, False):
+            judge = J.instrument_judge(kind, unseen=unseen, smoke=args.smoke, run_root=args.run_root,
+                                       n_epochs=args.audio_epochs, root=args.audio_root)
+            key = f"instruments{len(judge.classes) - 1}_{kind}"
+            out["judges"][key] = judge_summary(judge)
+            print(key, {k: round(v["accuracy"], 4) for k, v in judge.metrics["tests"].items()}, file=sys.stderr)
+            if unseen:
+                tests = judge.test_sets
+                cases = {"heldout_notes_training_instruments": tests["heldout_notes_training_instruments"][0][:n],
+                         "heldout_notes_unseen_instruments": tests["heldout_notes_unseen_instruments"][0][:n],
+                         "white_noise": white_noise_spectra(judge, min(n, 200), seed=0)}
+                out["sanity"][f"audio_{kind}"] = {"judge": key, "table": novelty.sanity_table(judge, cases)}
+
+
+def audio_vae_part(args, out: dict) -> None:
+    """Prior draws of notebook 03's note VAEs (``audio_preset("note", transform)``) under the
+    16-instrument judge of the same transform."""
+    from helpers.training.audio import train_audio_vae
+    from helpers.training.presets import audio_preset
+
+    for kind in args.transforms:
+        judge = J.instrument_judge(kind, unseen=True, smoke=args.smoke, run_root=args.run_root,
+                                   n_epochs=args.audio_epochs, root=args.audio_root)
+        run = train_audio_vae(audio_preset("note", kind, smoke=args.smoke), run_root=args.run_root)
+        samples = run.model.sample(args.n_audio_samples, generator=torch.Generator().manual_seed(0))
+        out["first_readings"][f"audio_note_vae_prior_{kind}"] = {
+            "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds, "vae_epochs": run.epochs,
+            "judge": f"instruments16_{kind}", "samples": "decoded E[x|z], z ~ N(0, I), as magnitudes",
+            "measures": novelty.measure(samples, judge)}
+
+
+def soundfont_part(args, out: dict) -> None:
+    """Leave-one-SoundFont-out: an 11-instrument judge trained without each SoundFont, scored on
+    the notes of that SoundFont (needs a note set with a ``soundfont`` column)."""
+    for kind in args.transforms:
+        scores = {}
+        for soundfont in args.holdout_soundfonts:
+            judge = J.instrument_judge(kind, unseen=False, smoke=args.smoke, run_root=args.run_root,
+                                       n_epochs=args.audio_epochs, root=args.audio_root, holdout_soundfont=soundfont)
+            scores[soundfont] = {"accuracy": judge.metrics["tests"]["heldout_notes"]["accuracy"],
+                                 "train_seconds": judge.metrics["train_seconds"],
+                                 "top_confusions": judge.metrics["tests"]["heldout_notes"]["top_confusions"]}
+        out["judges"][f"instruments_leave_one_soundfont_out_{kind}"] = {
+            "per_soundfont": scores, "mean_accuracy": sum(v["accuracy"] for v in scores.values()) / len(scores)}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="tiny judges and data (seconds)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
+    p.add_argument("--parts", nargs="+", default=["images", "audio"], choices=["images", "audio", "audio_vae", "soundfonts"])
+    p.add_argument("--transforms", nargs="+", default=["stft", "nsgt"], choices=["stft", "nsgt"])
+    p.add_argument("--holdout-soundfonts", nargs="+", default=[],
+                   help="with --parts soundfonts: the SoundFonts to leave out one at a time (column 'soundfont')")
+    p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
+    p.add_argument("--digit-epochs", type=int, default=5)
+    p.add_argument("--audio-epochs", type=int, default=20)
+    p.add_argument("--n-samples", type=int, default=1000, help="samples per row of the tables")
+    p.add_argument("--n-audio-samples", type=int, default=200, help="prior draws of each audio VAE")
+    p.add_argument("--n-train-nn", type=int, default=60000, help="training images for the nearest distances")
+    p.add_argument("--n-coverage", type=int, default=200)
+    p.add_argument("--coverage-steps", type=int, default=300)
+    p.add_argument("--tolerance", type=float, default=0.1)
+    p.add_argument("--vae-minutes", type=float, default=None, help="time budget of the VAE training")
+    p.add_argument("--skip-vae", action="store_true")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--merge", action="store_true", help="merge into --out instead of replacing it")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.n_samples, args.n_train_nn, args.n_coverage, args.coverage_steps = 64, 500, 32, 5
+        args.n_audio_samples = 8
+    torch.set_num_threads(args.threads)
+    out = {"machine": machine_description(), "smoke": args.smoke, "judges": {}, "sanity": {}, "first_readings": {},
+           "noise_rejection": "background class 'noise' + temperature scaling (helpers.evaluation.judges)"}
+    start = time.perf_counter()
+    if "images" in args.parts:
+        image_part(args, out)
+    if "audio" in args.parts:
+        audio_part(args, out)
+    if "audio_vae" in args.parts:
+        audio_vae_part(args, out)
+    if "soundfonts" in args.parts:
+        if not args.holdout_soundfonts:
+            p.error("--parts soundfonts needs --holdout-soundfonts")
+        soundfont_part(args, out)
+    out["total_seconds"] = time.perf_counter() - start
+    out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    out = round_floats(out)
+    if args.merge and args.out.is_file():  # keep the parts this run did not measure
+        old = json.loads(args.out.read_text())
+        for key in ("judges", "sanity", "first_readings"):
+            out[key] = {**old.get(key, {}), **out[key]}
+        out = {**old, **out}
+    text = json.dumps(out, indent=1)
+    print(text)
+    atomic_write_bytes(args.out, (text + "\n").encode())
+    return out
+
+
+if __name__ == "__main__":
+    main()

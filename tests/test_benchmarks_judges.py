@@ -1,0 +1,52 @@
+"""The judges benchmark runs end to end at smoke size and writes its JSON."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers.data import instruments as ins
+from helpers.data.mnist import MD5, mnist_dir
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "judges.py"
+
+
+def _has_data():
+    return all((mnist_dir() / name).exists() for name in MD5) and ins.read_marker(ins.instruments_dir()) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.skipif(not _has_data(), reason="MNIST or the instrument set not there (make data)")
+def test_benchmark_runs_at_smoke_size(tmp_path):
+    spec = importlib.util.spec_from_file_location("judges_benchmark", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "result.json"
+    result = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
+                         "--threads", "1"])
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(result))
+    digits = saved["judges"]["digits"]
+    assert 0 <= digits["tests"]["mnist_test"]["accuracy"] <= 1 and digits["train_seconds"] > 0
+    assert len(digits["tests"]["mnist_test"]["confusion"]) == 11 and "ece" in digits["tests"]["mnist_test"]
+    for key in ("instruments16_stft", "instruments11_stft"):
+        assert saved["judges"][key]["tests"]["heldout_notes"]["n"] > 0
+    images = saved["sanity"]["images"]["table"]
+    assert {"mnist_test_digits", "uniform_noise"} <= set(images)
+    assert set(saved["sanity"]["audio_stft"]["table"]) == {
+        "heldout_notes_training_instruments", "heldout_notes_unseen_instruments", "white_noise"}
+    reading = saved["first_readings"]["mnist_vae_prior"]
+    assert reading["measures"]["n"] == 64 and "coverage_encoder" in reading["coverage_mnist_test"]
+    assert saved["scoring_time_1000"]["measure_seconds"] > 0
+    # a second run reloads every judge instead of training it
+    again = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
+                        "--threads", "1", "--parts", "images", "--skip-vae", "--merge"])
+    assert again["judges"]["digits"]["reloaded"] and "instruments11_stft" in again["judges"]
+    # the audio VAEs' prior draws under the instrument judge (its judge reloaded)
+    audio = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
+                        "--threads", "1", "--parts", "audio_vae", "--merge"])
+    reading = audio["first_readings"]["audio_note_vae_prior_stft"]
+    assert reading["measures"]["n"] == 8 and 0 <= reading["measures"]["noise@0.9"] <= 1
+    assert "mnist_vae_prior" in audio["first_readings"]
