@@ -62,7 +62,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -773,9 +772,7 @@ def fetch_instruments(
     if not force and is_complete(dest, config, shas):
         missing = read_marker(dest).get("missing_soundfonts") or {}
         if not missing:
-            if progress:
-                print(f"instrument set ready: {dest}", file=sys.stderr)
-            return dest
+            return dest  # nothing to say: the command line reports where the set is
         found, still = find_soundfonts(list(missing), given, root)
         if not found:  # still unavailable: keep the set built from the others
             warnings.warn("instrument set kept without SoundFont(s) that still cannot be had:\n  "
