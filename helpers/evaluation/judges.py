@@ -540,7 +540,9 @@ def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool =
     out_class = tuple(sorted(set(table["instrument"]) - set(in_class))) if unseen else ()
     names = in_class + out_class
     if smoke:
-        table = table[table["instrument"].isin(names)].groupby("instrument").head(6).reset_index(drop=True)
+        # six notes of six different pitches per instrument, so that pitches can be held out
+        table = (table[table["instrument"].isin(names)].drop_duplicates(["instrument", "pitch"])
+                 .groupby("instrument").head(6).reset_index(drop=True))
     parts = instrument_splits(table, names, 0.2, seed, holdout_soundfont, group_by)
     n_frames = 16
     data = {}
