@@ -358,13 +358,9 @@ def _with_noise(x: torch.Tensor, y: torch.Tensor, noise_label: int, share: float
     return x[perm], y[perm]
 
 
-def digit_judge(smoke: bool = False, run_root: str | None = None, n_epochs: int = 5, noise_share: float = 0.1,
-                minutes: float | None = None, n_train: int | None = None, config: ClassifierConfig | None = None,
-                trainer: TrainerConfig | None = None) -> Judge:
-    """The 10-digit judge (+ noise class): MNIST train (50000) for training, val (10000) for the
-    temperature, test (10000) for the accuracy. ``smoke``: 2000 images, one epoch, a tiny net;
-    ``n_train``: that many training images (a quarter as many for val and test); ``config`` and
-    ``trainer`` replace the network and the training set-up."""
+def _mnist_parts(smoke: bool, n_train: int | None):
+    """MNIST train, val and test images and labels; ``smoke``/``n_train``: the first
+    ``n_train`` (default 2000) training images and a quarter as many of the others."""
     from helpers.data.mnist import load_mnist
 
     x, y = load_mnist("train")
@@ -373,6 +369,17 @@ def digit_judge(smoke: bool = False, run_root: str | None = None, n_epochs: int 
     if smoke or n_train is not None:
         n = n_train or 2000
         x, y, xv, yv, xt, yt = x[:n], y[:n], xv[:n // 4], yv[:n // 4], xt[:n // 4], yt[:n // 4]
+    return x, y, xv, yv, xt, yt
+
+
+def digit_judge(smoke: bool = False, run_root: str | None = None, n_epochs: int = 5, noise_share: float = 0.1,
+                minutes: float | None = None, n_train: int | None = None, config: ClassifierConfig | None = None,
+                trainer: TrainerConfig | None = None) -> Judge:
+    """The 10-digit judge (+ noise class): MNIST train (50000) for training, val (10000) for the
+    temperature, test (10000) for the accuracy. ``smoke``: 2000 images, one epoch, a tiny net;
+    ``n_train``: that many training images (a quarter as many for val and test); ``config`` and
+    ``trainer`` replace the network and the training set-up."""
+    x, y, xv, yv, xt, yt = _mnist_parts(smoke, n_train)
     classes = DIGITS + (NOISE,)
     k = len(classes) - 1
     train = _with_noise(x, y, k, noise_share, seed=1)
@@ -394,18 +401,11 @@ def digit_letter_judge(smoke: bool = False, run_root: str | None = None, n_epoch
     held-out fonts ("test") for the accuracy. ``load_letters`` replaces that loader (tests); the
     other arguments as :func:`digit_judge`.
     """
-    from helpers.data.mnist import load_mnist
-
     if load_letters is None:
         from helpers.data.letters import load_letters
     lx, ly = load_letters("train")
     ltx, lty = load_letters("test")
-    x, y = load_mnist("train")
-    xv, yv = load_mnist("val")
-    xt, yt = load_mnist("test")
-    if smoke or n_train is not None:
-        n = n_train or 2000
-        x, y, xv, yv, xt, yt = x[:n], y[:n], xv[:n // 4], yv[:n // 4], xt[:n // 4], yt[:n // 4]
+    x, y, xv, yv, xt, yt = _mnist_parts(smoke, n_train)
     perm = torch.randperm(len(lx), generator=torch.Generator().manual_seed(0))
     n_val = max(1, len(lx) // 10)
     lxv, lyv, lx, ly = lx[perm[:n_val]], ly[perm[:n_val]], lx[perm[n_val:]], ly[perm[n_val:]]
