@@ -197,7 +197,7 @@ def main(argv=None) -> dict:
     p.add_argument("--holdout-soundfonts", nargs="+", default=[],
                    help="with --parts soundfonts: the SoundFonts to leave out one at a time (column 'soundfont')")
     p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
-    p.add_argument("--digit-epochs", type=int, default=5)
+    p.add_argument("--digit-epochs", type=int, default=10)
     p.add_argument("--audio-epochs", type=int, default=20)
     p.add_argument("--n-samples", type=int, default=1000, help="samples per row of the tables")
     p.add_argument("--n-audio-samples", type=int, default=200, help="prior draws of each audio VAE")
