@@ -310,11 +310,11 @@ def region_table(subject: Subject, n: int = 1000, seed: int = 0, radii: Sequence
 
 def corruption_table(subject: Subject, kinds: Sequence[str] = ("gaussian",), levels: Sequence[float] = (0.5, 1.0, 2.0),
                      depths: Sequence = ("first", "last", None), n: int = 1000, seed: int = 0,
-                     keep: Sequence[tuple] = (), progress: bool = True) -> tuple[pd.DataFrame, dict]:
+                     keep: Sequence[tuple] | None = None, progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """Section 2: each corruption ``kind`` of the decoder at each ``level`` and ``depth`` ("first"
     or "last" weight layer of the decoder, or None: all of them), the same ``n`` prior codes
     decoded by every corrupted copy. Returns ``(table, {(kind, depth, level): 16 samples})`` for
-    the points in ``keep`` (all when empty)."""
+    the points in ``keep`` (None: all; the depth None is written "all" in both)."""
     from . import Corruption, corrupt, weights_fingerprint
 
     z = subject.codes_for(n, seed)
@@ -328,7 +328,7 @@ def corruption_table(subject: Subject, kinds: Sequence[str] = ("gaussian",), lev
         x = subject.decode(z, vae=corrupt(subject.vae, spec))
         label = "all" if depth is None else str(depth)
         rows.append(_row(subject, x, base, kind=kind, depth=label, level=float(level)))
-        if not keep or (kind, depth, level) in keep:
+        if keep is None or (kind, label, float(level)) in keep:
             shown[kind, label, float(level)] = x[:16]
     if weights_fingerprint(subject.vae) != before:
         raise RuntimeError("a corruption modified the original model")
