@@ -137,6 +137,13 @@ def test_plot_measures_curves_and_labels(vae, judge):
     ax = sweeps.plot_measures(grid, x="level", measures=("objectness", "entropy"), hue="layer")
     assert len(ax.lines) == 4 and ax.get_ylabel() == "objectness, entropy"
     assert any("layer=b" in line.get_label() for line in ax.lines)
+    import pandas as pd
+
+    digits_only = pd.DataFrame({"value": [1.0, 2.0], "count_in@0.9": [0.9, 0.5], "noise@0.9": [0.1, 0.5]})
+    ax = sweeps.plot_measures(digits_only, x="value")                     # no out-of-class group: two curves
+    assert len(ax.lines) == 2 and ax.get_xlabel() == "value"
+    with pytest.raises(ValueError, match="'count_out@0.9'"):
+        sweeps.plot_measures(digits_only, x="value", measures=("count_in@0.9", "count_out@0.9"))
     with pytest.raises(ValueError, match="'frechet'"):
         sweeps.plot_measures(grid, x="level", measures=("frechet",))
     with pytest.raises(ValueError, match="'radius'"):
