@@ -97,3 +97,17 @@ def test_facts_name_the_extremes():
     assert facts["least_ink"] == "zero on the all layer(s) at level 0.8"
     assert facts["noisiest"] == "zero on the all layer(s) at level 0.8"
     assert "from level 2" in facts["text"]        # gaussian: 0.2 < 0.45 first at level 2
+
+
+def test_search_table_raises_each_objective_within_the_radius(judge):
+    s = subject(judge)
+    before = weights_fingerprint(s.vae)
+    table, histories, shown = hs.search_table(s, objectives=("unlikelihood", "noise"), n_codes=12, n_steps=15,
+                                              lr=0.1, radius=1.5, progress=False)
+    assert weights_fingerprint(s.vae) == before
+    assert list(table.index) == ["start", "unlikelihood", "noise"]
+    for objective in ("unlikelihood", "noise"):
+        assert table.loc[objective, "objective_end"] > table.loc[objective, "objective_start"]
+        assert table.loc[objective, "z_norm"] <= 1.5 + 1e-4
+        assert len(histories[objective]) == 15 and shown[objective].shape == (12, 1, 28, 28)
+    assert "unlikelihood" in hs.search_facts(table)["text"]

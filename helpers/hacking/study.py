@@ -273,7 +273,8 @@ def region_table(subject: Subject, n: int = 1000, seed: int = 0, radii: Sequence
                  hole_quantile: float = 0.05, progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """Section 1: the judges' measures of ``n`` decoded draws from each latent region.
 
-    Rows: the prior, the data region (draws of ``subject.density``), the holes, the shell at each
+    Rows: the prior, the data region (draws of ``subject.density``), the holes (draws of the
+    prior's more likely half whose code density is in its lowest ``hole_quantile``), the shell at each
     radius (in units of sqrt(d)), the inactive dimensions pushed to each value, extrapolation
     beyond pairs of training codes at each t. Columns: ``region``, ``parameter``, ``value``,
     ``dist_to_codes`` (median distance of the draws to the nearest training code), then the
@@ -281,11 +282,11 @@ def region_table(subject: Subject, n: int = 1000, seed: int = 0, radii: Sequence
     """
     from ..latent import regions as R
 
-    kl = R.kl_per_dimension(subject.vae, subject.x_train[:2000])
+    kl = R.kl_per_dimension(subject.vae, subject.x_train[:2000], progress=progress)
     d = subject.z_dim
     samplers = {"prior": (None, None, subject.prior()), "data": (None, None, R.data_region(subject.density)),
                 f"holes (lowest {100 * hole_quantile:g}%)": ("quantile", hole_quantile,
-                                                             R.holes(subject.density, d, quantile=hole_quantile))}
+                                                             R.holes(subject.density, d, quantile=hole_quantile, prior_quantile=0.5))}
     for r in radii:
         samplers[f"shell {r:g}"] = ("radius", r, R.shell(d, r))
     if int((kl < 0.01).sum()):
@@ -357,10 +358,13 @@ def bend_table(subject: Subject, bends: dict, n: int = 1000, seed: int = 0, z_re
 
 
 def search_table(subject: Subject, objectives: Sequence[str] = ("unlikelihood", "noise", "out"), n_codes: int = 256,
-                 n_steps: int = 200, lr: float = 0.05, radius: float | None = 1.5, seed: int = 0,
+                 n_steps: int = 200, lr: float = 0.05, radius: float | None = 1.5, project: bool = True, seed: int = 0,
                  n_show: int = 16, progress: bool = True) -> tuple[pd.DataFrame, dict, dict]:
     """Section 4: latent search with the generator frozen, one run of ``n_codes`` codes from the
-    same prior draws per objective (:func:`~helpers.hacking.search.latent_search`).
+    same prior draws per objective (:func:`~helpers.hacking.search.latent_search`). ``project``:
+    codes that leave the ball of radius ``radius * sqrt(d)`` are put back on its surface after
+    each step (a hard limit; the penalty alone lets an unbounded objective, such as the negative
+    ELBO of a Laplace decoder, pull codes far beyond it).
 
     Returns ``(table, histories, shown)``: the measures of the final codes' decodings (and of the
     starting ones, row "start"), the per-step history of each search, and the ``n_show`` samples
@@ -373,7 +377,7 @@ def search_table(subject: Subject, objectives: Sequence[str] = ("unlikelihood", 
     rows, histories, shown = [_row(subject, start, objective="start")], {}, {}
     rows[0]["z_norm"] = z0.norm(dim=1).median().item() / subject.z_dim ** 0.5
     for objective in objectives:
-        config = SearchConfig(objective=objective, n_steps=n_steps, lr=lr, radius=radius, seed=seed)
+        config = SearchConfig(objective=objective, n_steps=n_steps, lr=lr, radius=radius, project=project, seed=seed)
         result = latent_search(subject.model, z0.clone(), config, judge=subject.judge, progress=progress)
         x = subject.decode(result.z)
         row = _row(subject, x, start, objective=objective)
