@@ -28,6 +28,9 @@ def test_weight_layers_in_forward_order_with_part_pattern_and_depth():
     assert weight_layers(model, part="decoder", depth=[0, 2]) == ["decoder.net.0", "decoder.net.4"]
     assert weight_layers(model, depth=slice(1, 3)) == names[1:3]
     assert weight_layers(model, pattern=r"net\.4$") == ["encoder.net.4", "decoder.net.4"]
+    model.train()
+    weight_layers(model)  # traced in eval mode, the mode restored after
+    assert all(m.training for m in model.modules())
 
 
 def test_weight_layers_of_convolutional_and_audio_decoders():

@@ -5,8 +5,9 @@ generator (:mod:`.search`) and fine-tuned copies of a decoder (:mod:`.finetune`)
 
 from .bend import BEND_OPS, Bend, BendChain, bend, bendable_layers, channel_clusters
 from .corrupt import CORRUPTIONS, Corruption, corrupt, weight_layers, weights_fingerprint
+from .finetune import FineTuned, UncannyConfig, uncanny_finetune
 from .search import SearchConfig, SearchResult, judge_score, latent_search, negative_elbo, time_search_step
 
 __all__ = ["BEND_OPS", "Bend", "BendChain", "CORRUPTIONS", "Corruption", "bend", "bendable_layers", "channel_clusters",
-           "corrupt", "judge_score", "latent_search", "negative_elbo", "SearchConfig", "SearchResult",
-           "time_search_step", "weight_layers", "weights_fingerprint"]
+           "corrupt", "FineTuned", "judge_score", "latent_search", "negative_elbo", "SearchConfig", "SearchResult",
+           "time_search_step", "UncannyConfig", "uncanny_finetune", "weight_layers", "weights_fingerprint"]

@@ -2,14 +2,14 @@
 deep generative models"): transforms inserted into the decoder's forward pass as removable
 forward hooks, so that the weights are never touched and every bend is undone on exit.
 
-Numerical transforms act on any activation (Broad et al., Sec. 3.1), each on the chosen channels:
+Numerical transforms act on any activation, each on the chosen channels:
 
     ablate     x (1 - amount)                  amount 1 silences the channels
     invert     x + amount (1 - 2x)             amount 1 is the paper's 1 - x
     scale      amount x
     threshold  1 where x >= amount, else 0     the paper's binary threshold
 
-Spatial transforms act on feature maps (Sec. 3.2): 2-D maps of image decoders (``[B, C, H, W]``)
+Spatial transforms act on feature maps: 2-D maps of image decoders (``[B, C, H, W]``)
 and the 1-D maps of the audio decoders (a :class:`~helpers.models.networks.FrameDecoder`'s
 ``[B, T, C]`` over time, a Conv1d's ``[B, C, L]``):
 
@@ -20,8 +20,12 @@ and the 1-D maps of the audio decoders (a :class:`~helpers.models.networks.Frame
     dilate     max-filter of width 2 round(amount) + 1
     zoom       scale by the factor ``amount`` about the centre (> 1 zooms in)
 
+The MLP decoders (the MNIST presets, the audio frame model) have units but no maps: only the
+numerical transforms apply there, a spatial one raises ``ValueError``. The note model's
+convolutional decoder (``decoder="conv"``) has 2-D maps over frequency and time.
+
 Channels: "all", a seeded "random" fraction, or one "cluster" of a k-means over the channels'
-activation maps for reference codes (:func:`channel_clusters`, as in network bending, Sec. 4).
+activation maps for reference codes (:func:`channel_clusters`, as in network bending).
 """
 
 from __future__ import annotations
@@ -229,7 +233,7 @@ def _kmeans(points: torch.Tensor, k: int, seed: int, n_iter: int = 50) -> torch.
 def channel_clusters(model, layer: str, z: torch.Tensor, n_clusters: int, seed: int = 0) -> torch.Tensor:
     """Cluster index of every channel of ``layer``, ``LongTensor [C]``: k-means over the channels'
     activation maps for the codes ``z`` (each channel one point of ``N * prod(map)`` values), as
-    network bending groups the features of a layer (Broad et al., 2021, Sec. 4)."""
+    network bending groups the features of a layer (Broad et al., 2021)."""
     module = _as_module(model)
     modules = _decoder_modules(module)
     name = _resolve_layer(modules, layer)

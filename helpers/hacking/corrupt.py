@@ -57,16 +57,18 @@ def _forward_order(module: nn.Module, names: list[str]) -> list[str]:
     modules = dict(module.named_modules())
     handles = [modules[n].register_forward_hook(lambda m, i, o, n=n: seen.append(n) if n not in seen else None)
                for n in names]
+    modes = {m: m.training for m in module.modules()}
+    module.eval()  # no running statistics are updated by the trace
     try:
         device = next(module.parameters()).device
         with torch.no_grad():
             module.encode(torch.zeros(1, *x_shape, device=device))
             module.decode(torch.zeros(1, z_dim, device=device))
-    except Exception:  # a model that cannot run on zeros: registration order is the forward order here
-        seen = []
     finally:
         for h in handles:
             h.remove()
+        for m, training in modes.items():
+            m.training = training
     return seen + [n for n in names if n not in seen]
 
 

@@ -47,12 +47,29 @@ def decoded_mean(model, z: torch.Tensor, n_iter: int = 8) -> torch.Tensor:
     return lik.mean(params)
 
 
+def as_examples(module, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+    """``x`` as ``[N, *x_shape]`` of the VAE (``[N, 1, 28, 28]`` and ``[N, 784]`` become ``[N, 28, 28]``
+    for an MNIST VAE); uint8 images become floats in [0, 1]. ``ValueError`` names ``name`` when the
+    sizes do not fit."""
+    x = torch.as_tensor(x)
+    if x.dtype == torch.uint8:
+        x = x.float() / 255.0
+    x_shape = tuple(module.x_shape)
+    if tuple(x.shape[1:]) == x_shape:
+        return x
+    if x.dim() >= 1 and math.prod(x.shape[1:]) == math.prod(x_shape):
+        return x.reshape(len(x), *x_shape)
+    raise ValueError(f"{name}: expected examples of shape {x_shape} (or the same number of values), "
+                     f"got {tuple(x.shape)}")
+
+
 def negative_elbo(model, x: torch.Tensor, n_samples: int = 1,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """-ELBO(x) = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)) per example, ``[N]`` nats, under the frozen
     model (Kingma & Welling, 2014, Eq. 10); differentiable in ``x``. ``n_samples`` draws of
     q(z|x) average the reconstruction term; 0 uses the posterior mean (deterministic)."""
     module = _as_module(model)
+    x = as_examples(module, x)
     mu, logvar = module.encode(x)
     mu, logvar = mu.float(), logvar.float()
     kl = gaussian_kl(mu, logvar)
