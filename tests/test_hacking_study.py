@@ -111,3 +111,17 @@ def test_search_table_raises_each_objective_within_the_radius(judge):
         assert table.loc[objective, "z_norm"] <= 1.5 + 1e-4
         assert len(histories[objective]) == 15 and shown[objective].shape == (12, 1, 28, 28)
     assert "unlikelihood" in hs.search_facts(table)["text"]
+
+
+def test_uncanny_table_fine_tunes_copies_and_reloads_them(judge, tmp_path):
+    s = subject(judge)
+    before = weights_fingerprint(s.vae)
+    table, histories, shown = hs.uncanny_table(s, weights=(0.0, 10.0), n_steps=4, lr=1e-3, n=16, run_root=tmp_path,
+                                               progress=False)
+    assert weights_fingerprint(s.vae) == before
+    assert list(table.index) == ["original", "0", "10"]
+    assert (table.loc[["0", "10"], "change"] > 0).all() and not table.loc["0", "reused"]
+    assert len(histories["0"]) == 4 and shown["10"].shape == (16, 1, 28, 28)
+    again, _, _ = hs.uncanny_table(s, weights=(0.0,), n_steps=4, lr=1e-3, n=16, run_root=tmp_path, progress=False)
+    assert again.loc["0", "reused"] and again.loc["0", "change"] == pytest.approx(table.loc["0", "change"])
+    assert "Weight 10" in hs.uncanny_facts(table)["text"]

@@ -246,14 +246,16 @@ def describe_samples(subject: Subject, x: torch.Tensor, base: torch.Tensor | Non
         power = x.double().pow(2).mean(-1)
         out["centroid_hz"] = float(torch.nanmedian((power * freqs).sum(1) / power.sum(1).clamp_min(1e-30)))
     if base is not None:
-        p, pb = subject.judge.probs(x), subject.judge.probs(base)
-        out["class_kept"] = (p.argmax(1) == pb.argmax(1)).double().mean().item()
-        if subject.kind == "audio":
-            from ..evaluation.audio import estimate_pitch
+        from ..evaluation.audio import estimate_pitch
 
-            freqs = subject.model.transform.frequencies()
-            a, b = estimate_pitch(x, freqs), estimate_pitch(base, freqs)
-            out["pitch_kept"] = float(np.mean(np.abs(a - b) < 0.5))
+        freqs = subject.model.transform.frequencies() if subject.kind == "audio" else None
+        cached = subject._cache.get("base")
+        if cached is None or cached[0] is not base:  # the base batch is scored once per table
+            pitch = estimate_pitch(base, freqs) if freqs is not None else None
+            cached = subject._cache["base"] = (base, subject.judge.probs(base).argmax(1), pitch)
+        out["class_kept"] = (subject.judge.probs(x).argmax(1) == cached[1]).double().mean().item()
+        if freqs is not None:
+            out["pitch_kept"] = float(np.mean(np.abs(estimate_pitch(x, freqs) - cached[2]) < 0.5))
     return out
 
 
@@ -393,9 +395,19 @@ def search_table(subject: Subject, objectives: Sequence[str] = ("unlikelihood", 
     return pd.DataFrame(rows).set_index("objective"), histories, shown
 
 
+def _run_key(run) -> dict | None:
+    """The run key of a cached run (its ``key.json``), recorded in the keys of its fine-tuned copies."""
+    import json
+
+    path = getattr(run, "run_dir", None)
+    if path is None or not (path / "key.json").is_file():
+        return None
+    return json.loads((path / "key.json").read_text())
+
+
 def uncanny_table(subject: Subject, weights: Sequence[float] = (0.0, 1.0, 10.0), critic: str = "vae",
-                  n_steps: int = 200, lr: float = 1e-4, n: int = 1000, seed: int = 0, run_root=None,
-                  progress: bool = True) -> tuple[pd.DataFrame, dict, dict]:
+                  n_steps: int = 200, lr: float = 1e-4, batch_size: int = 128, n: int = 1000, seed: int = 0,
+                  run_root=None, progress: bool = True) -> tuple[pd.DataFrame, dict, dict]:
     """Section 4, fine-tuning variant: a copy of the decoder fine-tuned so that its samples are
     judged unlikely by the frozen original (``critic="vae"``) or by the judge, for each weight of
     the term that keeps reconstructing the training data (:func:`~helpers.hacking.finetune.uncanny_finetune`,
@@ -405,14 +417,18 @@ def uncanny_table(subject: Subject, weights: Sequence[float] = (0.0, 1.0, 10.0),
     histories, and 16 samples of each copy."""
     from . import UncannyConfig, uncanny_finetune, weights_fingerprint
 
+    from ..data.mnist import dynamic_binarize
+
+    binarize = dynamic_binarize if subject.kind == "image" else None  # as the MNIST VAE was trained
+    parent_key = _run_key(subject.run)
     z = subject.codes_for(n, seed)
     before = weights_fingerprint(subject.vae)
     base = subject.decode(z)
     rows, histories, shown = [_row(subject, base, weight="original")], {}, {"original": base[:16]}
     for w in tqdm(weights, desc="fine-tuned copies", disable=not progress):
-        config = UncannyConfig(critic=critic, weight=float(w), n_steps=n_steps, lr=lr, seed=seed)
+        config = UncannyConfig(critic=critic, weight=float(w), n_steps=n_steps, lr=lr, batch_size=batch_size, seed=seed)
         tuned = uncanny_finetune(subject.model, subject.x_train, config, judge=subject.judge, run_root=run_root,
-                                 progress=progress)
+                                 progress=progress, batch_transform=binarize, parent_key=parent_key)
         x = subject.decode(z, vae=vae_of(tuned.model))
         row = _row(subject, x, base, weight=f"{w:g}")
         row["train_seconds"] = tuned.train_seconds
