@@ -62,7 +62,7 @@ def sweep(subject, kinds, n, seed, progress):
     if fractions:
         parts.append(hs.corruption_table(subject, kinds=fractions, levels=FRACTIONS, n=n, seed=seed, keep=(),
                                          progress=progress)[0])
-    return pd.concat(parts).drop_duplicates(["kind", "depth", "level"])
+    return pd.concat(parts, ignore_index=True).drop_duplicates(["kind", "depth", "level"])
 
 
 def time_point(subject, n: int, seed: int = 0, repeats: int = 3) -> dict:

@@ -97,6 +97,9 @@ def test_facts_name_the_extremes():
     assert facts["least_ink"] == "zero on the all layer(s) at level 0.8"
     assert facts["noisiest"] == "zero on the all layer(s) at level 0.8"
     assert "from level 2" in facts["text"]        # gaussian: 0.2 < 0.45 first at level 2
+    # tables concatenated from two sweeps repeat their index: the facts do not care
+    doubled = pd.concat([t, t.iloc[1:]])
+    assert hs.corruption_facts(doubled, t.iloc[0], "image")["most_ink"] == facts["most_ink"]
 
 
 def test_search_table_raises_each_objective_within_the_radius(judge):

@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..evaluation import novelty
-from ..models.priors import CodeMixture, StandardNormal
+from ..models.priors import CodeGaussian, CodeMixture, StandardNormal
 
 
 def vae_of(model):
@@ -119,7 +119,7 @@ class Subject:
     def real_measures(self) -> dict[str, float]:
         """The measures of the real held-out examples themselves: the row every table compares with."""
         if "real" not in self._cache:
-            self._cache["real"] = self.measure(self.reference)
+            self._cache["real"] = {**self.measure(self.reference), **describe_samples(self, self.reference)}
         return self._cache["real"]
 
     def codes_for(self, n: int, seed: int = 0) -> torch.Tensor:
@@ -152,7 +152,7 @@ def mnist_subject(run_root=None, smoke: bool = False, seed: int = 0, minutes: fl
                              minutes=0.5 if smoke else minutes, seed=seed)
     vae = run.model.cpu().eval()
     judge = judge or J.digit_letter_judge(smoke=smoke, run_root=run_root)
-    codes, _ = encode_dataset(vae, data.x_train)
+    codes, _ = encode_dataset(vae, as_images(data.x_train).reshape(-1, 28, 28))
     x_test, _ = load_mnist("test")
     n_ref = 200 if smoke else len(x_test)
     n_tr = 500 if smoke else n_train_reference
@@ -193,7 +193,7 @@ def mnist_conv_subject(run_root=None, smoke: bool = False, seed: int = 0, minute
                      warmup_epochs=0 if smoke else 1, minutes=0.5 if smoke else minutes,
                      batch_transform=dynamic_binarize)
     vae = run.model.cpu().eval()
-    codes, _ = encode_dataset(vae, x_train)
+    codes, _ = encode_dataset(vae, as_images(x_train).reshape(-1, 28, 28))
     if reference_from is not None:
         judge, reference, train = reference_from.judge, reference_from.reference, reference_from.train
     else:
@@ -221,7 +221,9 @@ def audio_subject(run_root=None, smoke: bool = False, transform: str = "nsgt", l
     run = train_audio_vae(preset, run_root, data=data, progress=progress)
     judge = judge or J.instrument_judge(transform, unseen=True, smoke=smoke, root=data_root, run_root=run_root)
     codes = data_codes(run.model, data, "train")
-    density = CodeMixture.fit(codes, n_components=(1, 2, 4) if smoke else (1, 2, 4, 8, 16), seed=0)
+    # a mixture needs a few codes per dimension; a tiny set (SMOKE) gets the regularised Gaussian
+    density = CodeMixture.fit(codes, n_components=(1, 2, 4, 8, 16), seed=0) if len(codes) >= 4 * (codes.shape[1] + 1) \
+        else CodeGaussian.fit(codes)
     return Subject(f"note VAE ({transform.upper()})", "audio", run.model, judge, codes, data.magnitudes("val"),
                    data.magnitudes("train"), density, run, data.x["train"])
 
@@ -490,7 +492,7 @@ def corruption_facts(sweep: pd.DataFrame, base, kind_of_data: str = "image") -> 
     """Sentences on :func:`corruption_table`: for each kind and layer, the first level at which
     in-class falls below half of the unhacked model's; and the corrupted copies that move each
     descriptive measure (ink; or flatness, pitch kept against class kept) the most."""
-    hacked = sweep[sweep.kind != "none"].copy()
+    hacked = sweep[sweep.kind != "none"].reset_index(drop=True)
     lines, half = [], base[IN] / 2
     for kind, part in hacked.groupby("kind", sort=False):
         bits = []
