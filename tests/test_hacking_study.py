@@ -93,9 +93,9 @@ def test_facts_name_the_extremes():
                       "count_in@0.9": [0.9, 0.8, 0.2, 0.5, 0.1], "count_out@0.9": [0.0, 0.1, 0.3, 0.0, 0.05],
                       "noise@0.9": [0.1, 0.1, 0.5, 0.5, 0.85], "ink": [0.1, 0.12, 0.3, 0.05, 0.02]})
     facts = hs.corruption_facts(t, t.iloc[0], "image")
-    assert facts["most_ink"] == "gaussian on the first layer(s) at level 2"
-    assert facts["least_ink"] == "zero on the all layer(s) at level 0.8"
-    assert facts["noisiest"] == "zero on the all layer(s) at level 0.8"
+    assert facts["most_ink"] == "gaussian on the first decoder layer at level 2"
+    assert facts["least_ink"] == "zero on every decoder layer at level 0.8"
+    assert facts["noisiest"] == "zero on every decoder layer at level 0.8"
     assert "from level 2" in facts["text"]        # gaussian: 0.2 < 0.45 first at level 2
     # tables concatenated from two sweeps repeat their index: the facts do not care
     doubled = pd.concat([t, t.iloc[1:]])

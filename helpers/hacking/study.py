@@ -488,6 +488,11 @@ def _first_below(part: pd.DataFrame, measure: str, threshold: float) -> float | 
     return float(below["level"].iloc[0]) if len(below) else None
 
 
+def _where(depth: str) -> str:
+    return {"first": "the first decoder layer", "last": "the last decoder layer", "all": "every decoder layer"}.get(
+        str(depth), f"decoder layer {depth}")
+
+
 def corruption_facts(sweep: pd.DataFrame, base, kind_of_data: str = "image") -> dict:
     """Sentences on :func:`corruption_table`: for each kind and layer, the first level at which
     in-class falls below half of the unhacked model's; and the corrupted copies that move each
@@ -498,10 +503,10 @@ def corruption_facts(sweep: pd.DataFrame, base, kind_of_data: str = "image") -> 
         bits = []
         for depth, sub in part.groupby("depth", sort=False):
             lv = _first_below(sub, IN, half)
-            bits.append(f"{depth} layer(s): " + (f"from level {lv:g}" if lv is not None else
+            bits.append(f"{_where(depth)}: " + (f"from level {lv:g}" if lv is not None else
                                                  f"not up to level {sub['level'].max():g}"))
         lines.append(f"**{kind}**: in-class falls below half of the unhacked {base[IN]:.2f} — " + "; ".join(bits) + ".")
-    key = lambda r: f"{r['kind']} on the {r['depth']} layer(s) at level {r['level']:g}"
+    key = lambda r: f"{r['kind']} on {_where(r['depth'])} at level {r['level']:g}"
     out = {}
     if kind_of_data == "image":
         hi, lo = hacked.loc[hacked["ink"].idxmax()], hacked.loc[hacked["ink"].idxmin()]
