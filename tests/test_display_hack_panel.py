@@ -102,6 +102,25 @@ def test_bad_settings_raise_and_leave_the_hack(vae, codes):
     assert (panel.method, panel.layer, panel.amount, panel.channels) == ("corrupt:zero", "decoder.net.2", 0.5, "all")
 
 
+def test_spatial_bends_on_a_convolutional_decoder():
+    torch.manual_seed(0)
+    vae = VAE.from_config(VAEConfig(x_shape=(28, 28), z_dim=Z, architecture="conv", conv_channels=(4, 8),
+                                    conv_hidden=16)).eval()
+    before = weights_fingerprint(vae)
+    panel = hack_panel(vae, n_sliders=2)
+    maps = panel.layers("bend:rotate")
+    assert maps and all(len(panel.layer_shapes[n]) == 4 for n in maps)          # [1, C, H, W] feature maps
+    assert len(maps) < len(panel.layers("bend:scale"))                           # the dense layers are left out
+    plain = panel.explorer.update([1.0, -1.0])
+    out = torch.as_tensor(panel.output).clone()
+    panel.set(method="bend:flip", layer=maps[0])
+    assert panel.explorer.state.png != plain.png and not torch.allclose(torch.as_tensor(panel.output), out)
+    panel.set(method="bend:rotate", amount=90.0)
+    assert panel.layer == maps[0] and not torch.allclose(torch.as_tensor(panel.output), out)
+    panel.set(method="none")
+    assert torch.allclose(torch.as_tensor(panel.output), out) and weights_fingerprint(vae) == before
+
+
 def test_widget_controls_drive_the_panel(vae, judge, codes):
     panel = hack_panel(vae, codes=codes, judge=judge, n_sliders=2)
     ui = panel.widget()
@@ -118,7 +137,28 @@ def test_widget_controls_drive_the_panel(vae, judge, codes):
     assert panel._ui["method"].value == "corrupt:sign_flip"
 
 
-def test_audio_note_model_panel_sounds_and_times(toy_audio_root):
+def shown_objects(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects: shown.extend(objects))
+    return shown
+
+
+def test_show_gives_a_static_reading_then_the_widget(vae, judge, monkeypatch):
+    import ipywidgets
+    from IPython.display import Image, Markdown
+
+    shown = shown_objects(monkeypatch)
+    panel = hack_panel(vae, judge=judge, n_sliders=2)
+    panel.set(method="corrupt:zero", amount=0.5)
+    panel.show()
+    text = " ".join(o.data for o in shown if isinstance(o, Markdown))
+    assert "need a running kernel" in text and "corrupt:zero on decoder.net.2, amount 0.5" in text
+    assert "in-class" in text
+    assert any(isinstance(o, Image) and o.data == panel.explorer.state.png for o in shown)
+    assert isinstance(shown[-1], ipywidgets.VBox)
+
+
+def test_audio_note_model_panel_sounds_and_times(toy_audio_root, monkeypatch):
     from helpers.audio import STFTConfig
     from helpers.training import TrainerConfig
     from helpers.training.audio import AudioExperimentConfig, train_audio_vae
@@ -146,6 +186,10 @@ def test_audio_note_model_panel_sounds_and_times(toy_audio_root):
     assert state.png != plain.png
     panel.set(method="corrupt:multiplicative", amount=2.0)
     assert panel.explorer.state.png != plain.png
+    shown = shown_objects(monkeypatch)
+    panel.show()                                                                 # picture, sound, then widget
+    assert [type(o).__name__ for o in shown] == ["Markdown", "Figure", "Audio", "Markdown", "VBox"]
+    assert "corrupt:multiplicative" in shown[3].data
     timing = time_hack_updates(panel, "corrupt:gaussian", n_updates=2)
     for key in ("no_hack_ms_median", "amount_change_ms_median", "amount_change_ms_p95", "latent_move_ms_median",
                 "hack_ms_median", "judge_ms_median", "audio_ms_median"):

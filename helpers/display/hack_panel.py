@@ -21,6 +21,7 @@ wraps it in ipywidgets.
 from __future__ import annotations
 
 import copy
+import os
 import re
 import time
 
@@ -301,11 +302,23 @@ class HackPanel:
         return w.VBox([explorer_ui, w.HBox([controls, reading])])
 
     def show(self, slider_labels: list[str] | None = None, what: str = "the decoded output") -> None:
-        """Display the explorer's static picture, then the live explorer with the hack panel."""
+        """Display what stays readable without a kernel (the explorer's current point under the
+        current hack, with its sound for audio, and the judge's reading), then the live explorer
+        with the hack panel."""
         from IPython.display import Image, Markdown, display
 
-        text, png = self.explorer.static_view(what)
-        display(Markdown(text), Image(data=png, format="png"))
+        if self.audio:
+            from helpers.display.audio_explorer import explorer_snapshot
+
+            self.explorer.update()
+            hack = self.describe().split(" | ")[0]
+            caption, fig, player = explorer_snapshot(self.explorer, title=f"explorer: {hack}")
+            display(caption, fig, player)
+        else:
+            self.explorer.update()
+            display(Markdown(f"*Static picture of {what} at the explorer's current point*; the sliders below "
+                             "need a running kernel."), Image(data=self.explorer.state.png, format="png"))
+        display(Markdown(f"*Hack and judge at this point*: {self.describe()}."))
         display(self.widget(slider_labels))
 
     def _push_controls(self) -> None:
@@ -372,8 +385,9 @@ def time_hack_updates(panel: HackPanel, method: str, layer: str | None = None, a
     baseline ``no_hack``), ``n_updates`` changes of the amount (each: a new hack, decode, judge,
     phase reconstruction, PNG and WAV), then ``n_updates`` moves of the latent sliders under the
     hack (standard normal values clipped to +-``clip``), after one warm-up of each. Median and
-    95th percentile (ms) of each, and the median of the parts of an amount change; the panel is
-    left without a hack, at the origin."""
+    95th percentile (ms) of each, and the median of the parts of an amount change, with the torch
+    threads and the load average (timings on a shared machine vary with it); the panel is left
+    without a hack, at the origin."""
     if n_updates < 1:
         raise ValueError(f"n_updates={n_updates}: need at least one update")
     explorer = panel.explorer
@@ -410,7 +424,8 @@ def time_hack_updates(panel: HackPanel, method: str, layer: str | None = None, a
     layer_used = panel.layer
     panel.set(method="none")
     explorer.update(np.zeros(explorer.n_sliders, dtype=np.float32))
-    return {"method": method, "layer": layer_used, "updates": n_updates,
+    return {"method": method, "layer": layer_used, "updates": n_updates, "torch_threads": torch.get_num_threads(),
+            "load_average_1min": os.getloadavg()[0],
             "no_hack_ms_median": float(np.median(baseline[1:])),
             "no_hack_ms_p95": float(np.percentile(baseline[1:], 95)),
             "amount_change_ms_median": float(np.median(change)),
