@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from helpers.display.hack_panel import AMOUNTS, hack_panel, methods, time_hack_updates
+from helpers.display.hack_panel import AMOUNTS, hack_panel, methods, time_hack_updates, time_updates
 from helpers.evaluation.judges import NOISE, Judge
 from helpers.hacking import Corruption, corrupt, weights_fingerprint
 from helpers.models import VAE, Classifier, ClassifierConfig, VAEConfig
@@ -197,3 +197,16 @@ def test_audio_note_model_panel_sounds_and_times(toy_audio_root, monkeypatch):
     assert panel.method == "none" and weights_fingerprint(model) == before
     with pytest.raises(ValueError, match="n_updates"):
         time_hack_updates(panel, "corrupt:gaussian", n_updates=0)
+    bench = time_updates(model, judge, codes=torch.randn(20, 3), n_updates=1, live_n_iter=1)
+    assert set(bench["methods"]) == {"corrupt:gaussian", "corrupt:ablate", "bend:scale", "bend:translate"}
+    assert bench["worst_median_ms"] == max(max(r["amount_change_ms_median"], r["latent_move_ms_median"])
+                                           for r in bench["methods"].values())
+    assert bench["within_target"] == (bench["worst_median_ms"] <= 100.0) and bench["live_n_iter"] == 1
+    assert weights_fingerprint(model) == before
+
+
+def test_time_updates_skips_methods_without_a_layer(vae):
+    bench = time_updates(vae, n_updates=1, methods=("bend:translate", "corrupt:zero"))
+    assert list(bench["methods"]) == ["corrupt:zero"] and bench["live_n_iter"] is None   # an MLP: no feature maps
+    with pytest.raises(ValueError, match="methods"):
+        time_updates(vae, n_updates=1, methods=("bend:rotate",))

@@ -33,7 +33,11 @@ from helpers.display.explorer import LatentExplorer
 from helpers.hacking import BEND_OPS, CORRUPTIONS, Bend, Corruption, bend, bendable_layers, corrupt, weight_layers
 from helpers.hacking.bend import SPATIAL_OPS
 
-__all__ = ["AMOUNTS", "DecoderView", "HackPanel", "hack_panel", "time_hack_updates", "methods"]
+__all__ = ["AMOUNTS", "DecoderView", "HackPanel", "hack_panel", "time_hack_updates", "time_updates", "methods"]
+
+#: methods :func:`time_updates` times by default: a noise and a unit corruption, a numerical and
+#: a spatial bend
+TIMED_METHODS = ("corrupt:gaussian", "corrupt:ablate", "bend:scale", "bend:translate")
 
 #: slider range and default of each method's amount: (min, max, step, default)
 AMOUNTS = {
@@ -432,3 +436,24 @@ def time_hack_updates(panel: HackPanel, method: str, layer: str | None = None, a
             "amount_change_ms_p95": float(np.percentile(change, 95)),
             "latent_move_ms_median": float(np.median(move)), "latent_move_ms_p95": float(np.percentile(move, 95)),
             **{f"{k}_ms_median": float(np.median(v)) for k, v in parts.items()}}
+
+
+def time_updates(model, judge=None, codes: torch.Tensor | None = None, methods: tuple[str, ...] = TIMED_METHODS,
+                 n_updates: int = 20, seed: int = 0, target_ms: float = 100.0, live_n_iter: int | None = None) -> dict:
+    """The benchmark of the hack panel: a panel over ``model`` (with ``judge`` and ``codes`` as
+    :func:`hack_panel`), and :func:`time_hack_updates` for every method of ``methods`` that has a
+    layer to act on (spatial bends need feature maps), on its last layer. JSON-ready:
+    ``{"methods": {method: timings}, "worst_median_ms", "worst_p95_ms", "within_target", ...}``,
+    where the worst is over methods and over both kinds of update (amount change, latent move)."""
+    panel = hack_panel(model, codes=codes, judge=judge, live_n_iter=live_n_iter)
+    results = {m: time_hack_updates(panel, m, n_updates=n_updates, seed=seed) for m in methods if panel.layers(m)}
+    if not results:
+        raise ValueError(f"methods={methods!r}: none of them has a layer of this model to act on")
+    medians = [r[k] for r in results.values() for k in ("amount_change_ms_median", "latent_move_ms_median")]
+    p95s = [r[k] for r in results.values() for k in ("amount_change_ms_p95", "latent_move_ms_p95")]
+    worst = max(medians)
+    return {"target_ms": target_ms, "updates": n_updates, "judge": judge is not None,
+            "live_n_iter": getattr(getattr(panel.explorer, "glue", None), "live_n_iter", None),
+            "torch_threads": torch.get_num_threads(), "load_average_1min": os.getloadavg()[0],
+            "worst_median_ms": worst, "worst_p95_ms": max(p95s), "within_target": bool(worst <= target_ms),
+            "methods": results}
