@@ -191,8 +191,9 @@ def test_audio_note_model_panel_sounds_and_times(toy_audio_root, monkeypatch):
     assert [type(o).__name__ for o in shown] == ["Markdown", "Figure", "Audio", "Markdown", "VBox"]
     assert "corrupt:multiplicative" in shown[3].data
     timing = time_hack_updates(panel, "corrupt:gaussian", n_updates=2)
-    for key in ("no_hack_ms_median", "no_hack_cpu_ms_median", "latent_move_cpu_ms_median", "amount_change_ms_median",
-                "amount_change_ms_p95", "latent_move_ms_median", "hack_ms_median", "judge_ms_median", "audio_ms_median"):
+    for key in ("no_hack_ms_median", "no_hack_cpu_ms_median", "latent_move_cpu_ms_median", "amount_change_ms_p95",
+                "amount_change_ms_median", "latent_move_ms_median", "hack_ms_median", "judge_ms_median",
+                "audio_ms_median"):
         assert timing[key] > 0, key
     assert panel.method == "none" and weights_fingerprint(model) == before
     with pytest.raises(ValueError, match="n_updates"):
