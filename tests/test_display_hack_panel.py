@@ -78,12 +78,23 @@ def test_bends_are_removed_after_every_decode(vae, codes):
     assert panel.scores == {}                                                    # no judge, no reading
     z = state.z.unsqueeze(0)
     assert not torch.allclose(vae.decode_to_x(z)[0], torch.full((28, 28), 0.5))  # outside the panel: unbent
-    assert all(not m._forward_hooks for m in vae.modules())
+    assert all(not m._forward_hooks for m in vae.modules())                     # the model is never hooked
     panel.set(method="bend:threshold", layer="decoder.net.1", amount=0.1)
     assert set(torch.unique(torch.as_tensor(panel.output)).tolist()) != {0.5}
+    hooked = lambda module: any(m._forward_hooks for m in module.modules())  # noqa: E731
+    assert hooked(panel._private) and not hooked(vae)                          # the panel's own copy is bent
     panel.set(channels="cluster", amount=0.0)
     assert panel.channels == "cluster"
-    assert weights_fingerprint(vae) == before and all(not m._forward_hooks for m in vae.modules())
+    clustered = torch.as_tensor(panel.output).clone()
+    panel.explorer.update([0.5, 0.5])
+    panel.explorer.update(state.values)                                          # same point, same clusters
+    assert torch.equal(torch.as_tensor(panel.output), clustered)
+    panel.set(method="corrupt:zero", amount=0.1)                                 # the bend's hooks go with it
+    assert not hooked(panel._private)
+    panel.set(method="bend:invert")
+    panel.close()
+    assert panel.method == "none" and not hooked(panel._private)
+    assert weights_fingerprint(vae) == before and not hooked(vae)
 
 
 def test_bad_settings_raise_and_leave_the_hack(vae, codes):
