@@ -17,6 +17,11 @@ channels once, not at every latent move).
 As the explorer, the logic needs no browser: :meth:`HackPanel.set` changes the hack and returns the
 explorer's new state, so tests and :func:`time_hack_updates` drive it from Python; :meth:`HackPanel.widget`
 wraps it in ipywidgets.
+
+>>> panel = hack_panel(note_model, codes=codes, judge=judge)       # or an MNIST VAE
+>>> panel.set(method="bend:translate", layer="decoder.net.2", amount=0.2)
+>>> panel.describe()        # 'bend:translate on decoder.net.2, amount 0.2 | in-class 0.71, ...'
+>>> panel.show()            # static picture and sound, then the live explorer and panel
 """
 
 from __future__ import annotations
