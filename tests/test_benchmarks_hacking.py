@@ -1,0 +1,41 @@
+"""The hacking benchmark runs end to end at smoke size and writes its JSON."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers.data import instruments as ins
+from helpers.data.mnist import MD5, mnist_dir
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "hacking.py"
+
+
+def _has_data():
+    return all((mnist_dir() / name).exists() for name in MD5) and ins.read_marker(ins.instruments_dir()) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.skipif(not _has_data(), reason="MNIST or the instrument set not there (make data)")
+def test_benchmark_runs_at_smoke_size(tmp_path):
+    spec = importlib.util.spec_from_file_location("hacking_benchmark", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "result.json"
+    result = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--threads", "1"])
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(result))
+    for part in ("mnist", "audio"):
+        p = saved[part]
+        regions = {row["label"] for row in p["regions"]["table"]}
+        assert {"prior", "data"} <= regions and any(r.startswith("shell") for r in regions)
+        kinds = {row["kind"] for row in p["corruption"]["table"]}
+        assert "none" in kinds and len(kinds) >= 2
+        assert {row["objective"] for row in p["search"]["table"]} == {"start", "unlikelihood", "noise", "out"}
+        assert [row["weight"] for row in p["uncanny"]["table"]] == ["original", "1"]
+        assert p["times"]["sweep_point"]["seconds"] > 0 and p["times"]["search_step_256_codes"] > 0
+        assert all("noise@0.9" in row for row in p["corruption"]["table"])
+    assert {row["bend"] for row in saved["mnist_conv_bending"]["table"]} >= {"none", "rotate 90", "dilate"}
+    assert saved["audio"]["times"]["hack_panel_update"]["worst_median_ms"] > 0
