@@ -79,8 +79,11 @@ def time_point(subject, n: int, seed: int = 0, repeats: int = 3) -> dict:
     return {"n_samples": n, "seconds_best_of": repeats, "seconds": best}
 
 
-def subject_part(subject, args, kinds, bends: dict | None = None) -> dict:
+def subject_part(subject, args, kinds, bends: dict | None = None, search_codes: int | None = None,
+                 search_steps: int | None = None, uncanny_steps: int | None = None, uncanny_batch: int = 128) -> dict:
     progress = not args.smoke
+    search_codes, search_steps = search_codes or args.search_codes, search_steps or args.search_steps
+    uncanny_steps = uncanny_steps or args.uncanny_steps
     out = {"model": subject.name, "z_dim": subject.z_dim, "train_seconds": subject.run.train_seconds,
            "judge_classes": len(subject.judge.classes), "real_measures": subject.real_measures()}
     regions, _ = hs.region_table(subject, n=args.n_samples, seed=args.seed, progress=progress)
@@ -92,13 +95,14 @@ def subject_part(subject, args, kinds, bends: dict | None = None) -> dict:
     if bends:
         bent, _ = hs.bend_table(subject, bends, n=args.n_samples, seed=args.seed, progress=progress)
         out["bending"] = {"table": records(bent), "specs": {k: v.to_dict() for k, v in bends.items()}}
-    searched, histories, _ = hs.search_table(subject, n_codes=args.search_codes, n_steps=args.search_steps,
+    searched, histories, _ = hs.search_table(subject, n_codes=search_codes, n_steps=search_steps,
                                              seed=args.seed, progress=progress)
-    out["search"] = {"n_codes": args.search_codes, "n_steps": args.search_steps, "table": records(searched),
+    out["search"] = {"n_codes": search_codes, "n_steps": search_steps, "table": records(searched),
                      "facts": hs.search_facts(searched)["text"]}
-    tuned, _, _ = hs.uncanny_table(subject, weights=args.uncanny_weights, n_steps=args.uncanny_steps,
+    tuned, _, _ = hs.uncanny_table(subject, weights=args.uncanny_weights, n_steps=uncanny_steps, batch_size=uncanny_batch,
                                    n=args.n_samples, seed=args.seed, run_root=args.run_root, progress=progress)
-    out["uncanny"] = {"n_steps": args.uncanny_steps, "table": records(tuned), "facts": hs.uncanny_facts(tuned)["text"]}
+    out["uncanny"] = {"n_steps": uncanny_steps, "batch_size": uncanny_batch, "table": records(tuned),
+                      "facts": hs.uncanny_facts(tuned)["text"]}
     out["times"] = {"sweep_point": time_point(subject, args.n_samples, args.seed)}
     try:
         from helpers.hacking.search import time_search_step
@@ -152,6 +156,9 @@ def main(argv=None) -> dict:
     p.add_argument("--search-steps", type=int, default=150)
     p.add_argument("--uncanny-weights", type=float, nargs="+", default=[0.0, 1.0, 10.0])
     p.add_argument("--uncanny-steps", type=int, default=150)
+    p.add_argument("--audio-search-codes", type=int, default=64, help="the note decoder costs ~25x the MNIST one")
+    p.add_argument("--audio-search-steps", type=int, default=60)
+    p.add_argument("--audio-uncanny-steps", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -173,7 +180,10 @@ def main(argv=None) -> dict:
     if "audio" in args.parts:
         audio = hs.audio_subject(args.run_root, smoke=args.smoke, data_root=args.audio_root, progress=not args.smoke)
         kinds = ("gaussian", "multiplicative", "ablate", "sign_flip")
-        out["audio"] = subject_part(audio, args, kinds[:1] if args.smoke else kinds, dense_bends(audio))
+        out["audio"] = subject_part(audio, args, kinds[:1] if args.smoke else kinds, dense_bends(audio),
+                                    search_codes=None if args.smoke else args.audio_search_codes,
+                                    search_steps=None if args.smoke else args.audio_search_steps,
+                                    uncanny_steps=None if args.smoke else args.audio_uncanny_steps, uncanny_batch=32)
         latency = panel_latency(audio)
         if latency is not None:
             out["audio"]["times"]["hack_panel_update"] = latency
