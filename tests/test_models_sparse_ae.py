@@ -34,6 +34,7 @@ def test_shapes_of_code_reconstruction_and_loss(shape):
     assert out["loss"].dim() == 0 and out["mse"].shape == (5,) and out["rec"].shape == (5,)
     assert torch.allclose(out["rec"], out["mse"] * 784)
     assert model.code_vectors(x).shape == (5, 6) and model.code_vectors(x, pooled=False).shape == (5, 6 * 256)
+    assert torch.equal(model.decoder.bias, torch.tensor([-2.0]))  # starts dark, near MNIST's mean pixel
 
 
 def test_other_image_sizes_get_the_matching_decoder():

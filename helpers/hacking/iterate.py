@@ -279,14 +279,18 @@ def fixed_points(x: torch.Tensor, threshold: float = 0.5) -> FixedPoints:
 # ------------------------------------------------------------------------- the model
 
 
-def train_sparse_ae(run_root=None, width: str | int = "narrow", smoke: bool = False, n_train: int | None = 20000,
-                    n_epochs: int = 2, minutes: float | None = None, seed: int = 0, progress: bool = True):
+def train_sparse_ae(run_root=None, width: str | int = "narrow", smoke: bool = False, n_train: int | None = 40000,
+                    n_epochs: int = 1, batch_size: int = 32, lr: float = 3e-3, minutes: float | None = None,
+                    seed: int = 0, progress: bool = True):
     """The sparse autoencoder of "Digits that are not" trained on MNIST through the one Trainer and
     the run store (:func:`~helpers.training.cached.cached_fit`: a second call reloads it).
 
     ``width``: "narrow" (32 filters, the CPU default), "full" (128, the authors') or a number of
     filters (:func:`~helpers.models.sparse_ae.sparse_ae_config`). ``n_train``: the first that many
-    training digits (None: all 50000), 2000 validation digits. Adam at 1e-3, batches of 128.
+    training digits (None: all 50000), 2000 validation digits. Adam, batches of 32 at 3e-3: on a
+    fixed budget of examples, small batches learnt faster (12800 digits, 32 filters: validation
+    error 0.020 with batches of 32 at 3e-3, 0.030 with 128 at 1e-2, 0.038 with 128 at 3e-3).
+    The default, one pass over 40000 digits, takes about 3 minutes on a 2-core CPU.
     ``smoke``: 8 filters, 1000 digits, one epoch. Returns the :class:`~helpers.training.cached.CachedRun`.
     """
     from ..data.mnist import load_mnist
@@ -300,7 +304,7 @@ def train_sparse_ae(run_root=None, width: str | int = "narrow", smoke: bool = Fa
     if n is not None:
         x_train = x_train[:n]
     x_val = x_val[:200 if smoke else 2000]
-    trainer = TrainerConfig(n_epochs=1 if smoke else n_epochs, batch_size=128, lr=1e-3, seed=seed,
+    trainer = TrainerConfig(n_epochs=1 if smoke else n_epochs, batch_size=batch_size, lr=lr, seed=seed,
                             progress=progress, name="sparse-ae")
     run = cached_fit(sparse_ae_config(width, smoke=smoke), trainer, x_train, x_val, name="sparse-ae",
                      run_root=run_root, minutes=minutes)
