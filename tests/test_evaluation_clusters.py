@@ -38,6 +38,16 @@ def test_k_selection_finds_well_separated_blobs(criterion, k):
     assert (result.sizes == 40).all()
 
 
+def test_principal_components_find_the_blobs_and_centroids_stay_in_the_original_space():
+    x, truth = blobs(k=4, dim=100)
+    result = cluster(x, ks=range(2, 8), pca=10, progress=False)
+    assert result.k == 4 and result.centroids.shape == (4, 100)
+    assert 0.9 < result.table.attrs["explained_variance"] <= 1.0
+    for c in range(4):
+        assert np.allclose(result.centroids[c], x.double().numpy()[result.labels == c].mean(0))
+    assert len(set(zip(truth.tolist(), result.labels.tolist()))) == 4
+
+
 def test_given_k_sorted_by_size_and_reproducible():
     x = torch.cat([blobs(k=2, per=30)[0], blobs(k=3, per=10, seed=1)[0][20:]])  # blobs of 30, 30 and 10
     a = cluster(x, k=3, progress=False)
@@ -66,6 +76,8 @@ def test_bad_parameters_raise_naming_them():
         cluster(x, ks=[1, 2])
     with pytest.raises(ValueError, match="k="):
         cluster(x, k=0)
+    with pytest.raises(ValueError, match="pca"):
+        cluster(x, pca=0)
     with pytest.raises(ValueError, match="x"):
         cluster(torch.zeros(0, 3))
 
