@@ -210,7 +210,8 @@ def score_clusters(images, labels, digit_judge, judge, theta: float = 0.9, progr
     kinds = member_kinds(digit_probs, digit_judge, probs, judge, theta)
     digit_names = [digit_judge.in_class[i] for i in digit_probs[:, digit_judge.in_index].argmax(1).tolist()]
     out_index = list(judge.out_index)
-    letter_names = [judge.out_class[i] for i in probs[:, out_index].argmax(1).tolist()] if out_index else [""] * len(labels)
+    letter_names = ([judge.out_class[i] for i in probs[:, out_index].argmax(1).tolist()] if out_index
+                    else [""] * len(labels))
     rows = []
     for c in tqdm(np.unique(labels), desc="clusters", disable=not progress, leave=False):
         member = labels == c

@@ -14,6 +14,12 @@ start stops on its own as soon as an iteration changes none of its pixels by mor
 :func:`fixed_points` counts the distinct end points (binarised, hashed), and
 :class:`IteratedSampler` makes the whole procedure a sampler (``sample(n, generator)``).
 
+Measured with the default model (32 filters, :func:`train_sparse_ae`) on a shared 2-core CPU:
+1000 starts, at most 100 iterations, binarised to MNIST's white share (0.132): 37 s, 94% of the
+starts converged (median 13 iterations) on 940 distinct fixed points; without binarisation:
+64 s, 92% converged (median 25). An MLP VAE iterated the same way (encode, decode the mean)
+falls into few attractors: 9 distinct fixed points from 1000 starts, two of them holding 70%.
+
 >>> run = train_sparse_ae(run_root)
 >>> result = iterate(sparse_ae_step(run.model), uniform_starts(1000, seed=0), binarize_share=0.13)
 >>> points = fixed_points(result.x[result.converged])
@@ -290,7 +296,8 @@ def train_sparse_ae(run_root=None, width: str | int = "narrow", smoke: bool = Fa
     training digits (None: all 50000), 2000 validation digits. Adam, batches of 32 at 3e-3: on a
     fixed budget of examples, small batches learnt faster (12800 digits, 32 filters: validation
     error 0.020 with batches of 32 at 3e-3, 0.030 with 128 at 1e-2, 0.038 with 128 at 3e-3).
-    The default, one pass over 40000 digits, takes about 3 minutes on a 2-core CPU.
+    The default, one pass over 40000 digits, took 214 s on a shared 2-core CPU (validation
+    squared error 0.018 per pixel; 0.115 for a black image).
     ``smoke``: 8 filters, 1000 digits, one epoch. Returns the :class:`~helpers.training.cached.CachedRun`.
     """
     from ..data.mnist import load_mnist

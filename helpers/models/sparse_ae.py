@@ -14,8 +14,10 @@ whatever the width F: the decoder draws every image from at most 16 of its F 13x
 
 Cost: the two inner convolutions dominate, ``F^2 * 25 * (20^2 + 16^2)`` multiply-adds per image,
 so the width F sets the cost quadratically: F = 128 (the authors') is about 0.55 GFLOP per image
-and pass, F = 32 about 15 times less. :func:`sparse_ae_config` gives the narrow default for a CPU
-and the full width one argument away (``width="full"``).
+and pass, F = 32 about 15 times less. Measured per training example (batches of 32, one thread
+on a shared 2-core CPU): 5.7 ms at F = 32, 17 ms at 64, 76 ms at 128, i.e. about 4.7 minutes
+against 63 minutes per pass over the 50000 training digits. :func:`sparse_ae_config` gives the
+narrow default for a CPU and the full width one argument away (``width="full"``).
 
 The model trains through the one :class:`~helpers.training.Trainer` (``forward`` returns the loss
 terms) and the run store; it is registered as ``build_model({"model": "sparse_ae", ...})``.
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .config import Config
 from .vae import register_model
@@ -77,7 +78,8 @@ class SparseAEConfig(Config):
             raise ValueError(f"n_conv={self.n_conv}, kernel={self.kernel}: expected >= 1")
         h, w = self.code_shape
         if h < 1 or w < 1:
-            raise ValueError(f"x_shape={self.x_shape} is too small for {self.n_conv} convolutions of {self.kernel}x{self.kernel}")
+            raise ValueError(f"x_shape={self.x_shape} is too small for {self.n_conv} convolutions "
+                             f"of {self.kernel}x{self.kernel}")
         if self.channel_stride < 1 or h % self.channel_stride or w % self.channel_stride:
             raise ValueError(f"channel_stride={self.channel_stride} must divide the code's size {h}x{w}")
 
