@@ -3,6 +3,7 @@
 from .config import Config
 from .classifiers import Classifier, ClassifierConfig, pack, unpack
 from .distributions import AutoregressiveBernoulli, Bernoulli, Gaussian, Laplace, OutputDistribution, build_distribution
+from .sparse_ae import SparseAE, SparseAEConfig, sparse_ae_config
 from .networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from .vae import (
     VAE,
@@ -20,5 +21,5 @@ __all__ = [
     "AutoregressiveBernoulli", "Bernoulli", "Classifier", "ClassifierConfig", "Config", "ConvDecoder", "ConvEncoder", "Gaussian", "Laplace", "MLPDecoder",
     "MLPEncoder", "OutputDistribution", "VAE", "VAEConfig", "build_distribution", "build_model",
     "config_from_dict", "gaussian_kl", "log_normal_diag", "log_normal_standard",
-    "pack", "register_model", "reparameterize", "unpack",
+    "pack", "register_model", "reparameterize", "SparseAE", "SparseAEConfig", "sparse_ae_config", "unpack",
 ]
