@@ -146,7 +146,7 @@ def unique_share(x: torch.Tensor, threshold: float = 0.5) -> float:
 
 def measure(samples, judge, reference=None, train=None, thetas: Sequence[float] = THETAS,
             reference_features: torch.Tensor | None = None, train_features: torch.Tensor | None = None,
-            train_data: torch.Tensor | None = None) -> dict[str, float]:
+            train_data: torch.Tensor | None = None, scores: tuple | None = None) -> dict[str, float]:
     """All the measures of ``samples`` (images or magnitudes) under ``judge``, one flat dict.
 
     Args:
@@ -156,9 +156,10 @@ def measure(samples, judge, reference=None, train=None, thetas: Sequence[float] 
             ``reference_features`` gives their features directly (computed once for a table).
         train: training examples for the nearest-neighbour distances (``train_features`` and
             ``train_data`` give them precomputed).
+        scores: ``judge.scores(samples)`` when the caller has them already.
     """
     start = time.perf_counter()
-    probs, feats = judge.scores(samples)
+    probs, feats = scores if scores is not None else judge.scores(samples)
     out = {"n": len(probs)}
     out.update(class_counts(probs, judge.in_index, judge.out_index, thetas))
     if judge.noise_index is not None:

@@ -48,6 +48,8 @@ class Subject:
         density: a model of the aggregate posterior (``sample``/``log_prob``), fitted to ``codes``.
         run: the cached run the model came from (its training time, whether it was reused).
         x_train: the training data as the VAE takes it (fine-tuning, ELBO), images or model space.
+        real: other real held-out examples, measured like samples (:meth:`real_measures`): their
+            Fréchet distance to ``reference`` is the floor of every table's.
     """
 
     name: str
@@ -60,6 +62,7 @@ class Subject:
     density: object = None
     run: object = None
     x_train: torch.Tensor | None = None
+    real: torch.Tensor | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -110,16 +113,27 @@ class Subject:
             self._cache["train_data"] = self.judge.data_space(self.train)
         return self._cache["reference"], self._cache["train"], self._cache["train_data"]
 
+    def scores(self, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The judge's ``(probs, features)`` of ``samples``, remembered for the last batch (the
+        measures and the descriptions of one row read them once)."""
+        last = self._cache.get("scores")
+        if last is None or last[0] is not samples:
+            last = self._cache["scores"] = (samples, *self.judge.scores(samples))
+        return last[1], last[2]
+
     def measure(self, samples: torch.Tensor) -> dict[str, float]:
         """:func:`helpers.evaluation.novelty.measure` with the subject's reference and training
         features, computed once."""
         ref, tr, tr_data = self._features()
-        return novelty.measure(samples, self.judge, reference_features=ref, train_features=tr, train_data=tr_data)
+        return novelty.measure(samples, self.judge, reference_features=ref, train_features=tr, train_data=tr_data,
+                               scores=self.scores(samples))
 
     def real_measures(self) -> dict[str, float]:
-        """The measures of the real held-out examples themselves: the row every table compares with."""
+        """The measures of real held-out examples (``real``, else ``reference`` itself): the row
+        every table compares with."""
         if "real" not in self._cache:
-            self._cache["real"] = {**self.measure(self.reference), **describe_samples(self, self.reference)}
+            x = self.reference if self.real is None else self.real
+            self._cache["real"] = {**self.measure(x), **describe_samples(self, x)}
         return self._cache["real"]
 
     def codes_for(self, n: int, seed: int = 0) -> torch.Tensor:
@@ -146,10 +160,11 @@ def as_images(x: torch.Tensor) -> torch.Tensor:
 
 
 def mnist_subject(run_root=None, smoke: bool = False, seed: int = 0, minutes: float = 3.0,
-                  n_train_reference: int = 10000, judge=None) -> Subject:
+                  n_train_reference: int = 10000, n_reference: int = 2000, judge=None) -> Subject:
     """Notebook 01's main MNIST VAE (the ``"default"`` preset, same arguments, so it is reloaded
-    from the run store), the 36-class digits-and-letters judge, the MNIST test digits as the
-    reference and ``n_train_reference`` training digits for the nearest-neighbour distances."""
+    from the run store), the 36-class digits-and-letters judge, ``n_reference`` MNIST test digits as
+    the reference (Fréchet distance, MMD: quadratic in it), the next ``n_reference / 2`` as the real
+    row, and ``n_train_reference`` training digits for the nearest-neighbour distances."""
     from ..data.mnist import load_mnist
     from ..evaluation import judges as J
     from ..evaluation import mnist_studies as study
@@ -162,11 +177,11 @@ def mnist_subject(run_root=None, smoke: bool = False, seed: int = 0, minutes: fl
     judge = judge or J.digit_letter_judge(smoke=smoke, run_root=run_root)
     codes, _ = encode_dataset(vae, as_images(data.x_train).reshape(-1, 28, 28))
     x_test, _ = load_mnist("test")
-    n_ref = 200 if smoke else len(x_test)
+    n_ref = 200 if smoke else n_reference
     n_tr = 500 if smoke else n_train_reference
     density = CodeMixture.fit(subset(codes, 10000, seed), n_components=(1, 2, 4) if smoke else (1, 5, 10, 20), seed=seed)
     return Subject("MNIST VAE", "image", vae, judge, codes, as_images(x_test[:n_ref]), as_images(data.x_train[:n_tr]),
-                   density, run, data.x_train)
+                   density, run, data.x_train, real=as_images(x_test[n_ref:n_ref + n_ref // 2]))
 
 
 def conv_config(smoke: bool = False):
@@ -203,22 +218,24 @@ def mnist_conv_subject(run_root=None, smoke: bool = False, seed: int = 0, minute
     vae = run.model.cpu().eval()
     codes, _ = encode_dataset(vae, as_images(x_train).reshape(-1, 28, 28))
     if reference_from is not None:
-        judge, reference, train = reference_from.judge, reference_from.reference, reference_from.train
+        judge, reference, train, real = reference_from.judge, reference_from.reference, reference_from.train, reference_from.real
     else:
         judge = judge or J.digit_letter_judge(smoke=smoke, run_root=run_root)
         x_test, _ = load_mnist("test")
-        reference = as_images(x_test[:200 if smoke else None])
+        n_ref = 200 if smoke else 2000
+        reference, real = as_images(x_test[:n_ref]), as_images(x_test[n_ref:n_ref + n_ref // 2])
         train = as_images(x_train[:500 if smoke else 10000])
     density = CodeMixture.fit(subset(codes, 10000, seed), n_components=(1, 2) if smoke else (1, 5, 10, 20), seed=seed)
-    return Subject("convolutional MNIST VAE", "image", vae, judge, codes, reference, train, density, run, x_train)
+    return Subject("convolutional MNIST VAE", "image", vae, judge, codes, reference, train, density, run, x_train,
+                   real=real)
 
 
 def audio_subject(run_root=None, smoke: bool = False, transform: str = "nsgt", likelihood: str = "laplace",
                   data_root=None, judge=None, progress: bool = True) -> Subject:
     """Notebook 03's note VAE of ``transform`` (``audio_preset("note", transform, likelihood)``,
-    reloaded from the run store), the 16-instrument judge of the same transform, the held-out
-    notes of the training instruments as the reference and the training notes for the
-    nearest-neighbour distances."""
+    reloaded from the run store), the 16-instrument judge of the same transform, half of the
+    held-out notes of the training instruments as the reference (the other half is the real row)
+    and the training notes for the nearest-neighbour distances."""
     from ..evaluation import judges as J
     from ..latent.audio import data_codes
     from ..training.audio import prepare_audio_data, train_audio_vae
@@ -232,8 +249,9 @@ def audio_subject(run_root=None, smoke: bool = False, transform: str = "nsgt", l
     # a mixture needs a few codes per dimension; a tiny set (SMOKE) gets the regularised Gaussian
     density = CodeMixture.fit(codes, n_components=(1, 2, 4, 8, 16), seed=0) if len(codes) >= 4 * (codes.shape[1] + 1) \
         else CodeGaussian.fit(codes)
-    return Subject(f"note VAE ({transform.upper()})", "audio", run.model, judge, codes, data.magnitudes("val"),
-                   data.magnitudes("train"), density, run, data.x["train"])
+    val = data.magnitudes("val")  # two halves: the reference, and the real row measured against it
+    return Subject(f"note VAE ({transform.upper()})", "audio", run.model, judge, codes, val[0::2],
+                   data.magnitudes("train"), density, run, data.x["train"], real=val[1::2])
 
 
 # ------------------------------------------------------------------------------- tables
@@ -263,7 +281,7 @@ def describe_samples(subject: Subject, x: torch.Tensor, base: torch.Tensor | Non
         if cached is None or cached[0] is not base:  # the base batch is scored once per table
             pitch = estimate_pitch(base, freqs) if freqs is not None else None
             cached = subject._cache["base"] = (base, subject.judge.probs(base).argmax(1), pitch)
-        out["class_kept"] = (subject.judge.probs(x).argmax(1) == cached[1]).double().mean().item()
+        out["class_kept"] = (subject.scores(x)[0].argmax(1) == cached[1]).double().mean().item()
         if freqs is not None:
             out["pitch_kept"] = float(np.mean(np.abs(estimate_pitch(x, freqs) - cached[2]) < 0.5))
     return out
