@@ -144,7 +144,7 @@ class CodeMixture:
         from sklearn.mixture import GaussianMixture
 
         return GaussianMixture(n_components=k, covariance_type="full", reg_covar=reg, random_state=seed,
-                               max_iter=200, n_init=1).fit(z)
+                               max_iter=100, n_init=1).fit(z)
 
     @classmethod
     def fit(cls, z, n_components: int | Sequence[int] = (1, 2, 4, 8, 16), val_fraction: float = 0.2,
