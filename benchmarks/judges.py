@@ -132,7 +132,8 @@ def mnist_readings(args, judge, ref_features) -> dict:
     xt, _ = load_mnist("test")
     cov = novelty.coverage(vae, xt[:args.n_coverage].float() / 255, tolerance=args.tolerance,
                            n_steps=args.coverage_steps, progress=False)
-    return {"model": preset.note, "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds,
+    return {"model": preset.note, "judge": "digits_letters" if judge.out_class else "digits",
+            "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds,
             "vae_epochs": run.epochs, "samples": "E[x|z], z ~ N(0, I)", "measures": readings,
             "coverage_mnist_test": cov, "n_train_for_nearest": len(xs),
             "reference_authors_code": novelty.REFERENCE_VALUES}
@@ -156,8 +157,13 @@ def audio_part(args, out: dict) -> None:
 
 
 def audio_vae_part(args, out: dict) -> None:
-    """Prior draws of notebook 03's note VAEs (``audio_preset("note", transform)``) under the
-    16-instrument judge of the same transform."""
+    """Draws of notebook 03's note VAEs (``audio_preset("note", transform)``) under the
+    16-instrument judge of the same transform: from the prior N(0, I), and near the data, from
+    the Gaussian fitted to the posterior means of the training notes
+    (:class:`helpers.latent.CodeGaussian`), as notebook 03 draws them."""
+    from helpers.audio.noteset import prepare_audio_data
+    from helpers.latent import CodeGaussian
+    from helpers.latent.audio import data_codes
     from helpers.training.audio import train_audio_vae
     from helpers.training.presets import audio_preset
 
@@ -165,11 +171,21 @@ def audio_vae_part(args, out: dict) -> None:
         judge = J.instrument_judge(kind, unseen=True, smoke=args.smoke, run_root=args.run_root,
                                    n_epochs=args.audio_epochs, root=args.audio_root)
         run = train_audio_vae(audio_preset("note", kind, smoke=args.smoke), run_root=args.run_root)
-        samples = run.model.sample(args.n_audio_samples, generator=torch.Generator().manual_seed(0))
+        common = {"vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds, "vae_epochs": run.epochs,
+                  "judge": f"instruments16_{kind}"}
+        prior = run.model.sample(args.n_audio_samples, generator=torch.Generator().manual_seed(0))
         out["first_readings"][f"audio_note_vae_prior_{kind}"] = {
-            "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds, "vae_epochs": run.epochs,
-            "judge": f"instruments16_{kind}", "samples": "decoded E[x|z], z ~ N(0, I), as magnitudes",
-            "measures": novelty.measure(samples, judge)}
+            **common, "samples": "decoded E[x|z], z ~ N(0, I), as magnitudes",
+            "measures": novelty.measure(prior, judge)}
+        data = prepare_audio_data(run.config, progress=False)
+        codes = data_codes(run.model, data, "train")
+        z = CodeGaussian.fit(codes).sample(args.n_audio_samples, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            near = run.model.decode(z)
+        out["first_readings"][f"audio_note_vae_near_{kind}"] = {
+            **common, "samples": "decoded E[x|z], z ~ Gaussian fitted to the training notes' posterior means "
+                                 f"({len(codes)} codes), as magnitudes",
+            "measures": novelty.measure(near, judge)}
 
 
 def soundfont_part(args, out: dict) -> None:

@@ -47,6 +47,8 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
     # the audio VAEs' prior draws under the instrument judge (its judge reloaded)
     audio = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
                         "--threads", "1", "--parts", "audio_vae", "--merge"])
-    reading = audio["first_readings"]["audio_note_vae_prior_stft"]
-    assert reading["measures"]["n"] == 8 and 0 <= reading["measures"]["noise@0.9"] <= 1
+    for draws in ("prior", "near"):  # prior draws, and draws of the Gaussian fitted to the training codes
+        reading = audio["first_readings"][f"audio_note_vae_{draws}_stft"]
+        assert reading["measures"]["n"] == 8 and 0 <= reading["measures"]["noise@0.9"] <= 1
+    assert "training notes' posterior means" in audio["first_readings"]["audio_note_vae_near_stft"]["samples"]
     assert "mnist_vae_prior" in audio["first_readings"]

@@ -506,10 +506,18 @@ def audio_transform(kind: str):
 def instrument_config(transform, n_classes: int, n_samples: int = 22050, smoke: bool = False) -> ClassifierConfig:
     """The spectrum judge network for ``transform``: 16 pooled frames per note, the STFT's 513
     bins averaged by fours (the NSGT's 202 constant-Q bins kept), convolutions of 8/16/32 channels
-    and a 64-unit dense layer (the audio feature space)."""
+    and a 64-unit dense layer (the audio feature space).
+
+    Every note is seen in dB relative to its own peak down to a floor 50 dB below it
+    (``db_range``): what lies deeper (the quiet detail of each sample set) is what the SoundFonts
+    differ in. Trained on two SoundFonts and tested on MuseScore's notes (12 epochs, one seed),
+    the floor raised from 80 to 50 dB took the NSGT judge from 35% to 52% and the STFT judge from
+    32% to 42%; a 30 dB floor measured 47% (NSGT). Random EQ curves and tilt (+-10 dB, +-3
+    dB/octave), per-frame level normalisation, +-2 semitone pitch shifts, mixup and time-pooled
+    features measured 46-51% on top of the 50 dB floor, none better, and are left off."""
     n_freq, _ = transform.output_shape(n_samples)
     kind = transform.config.kind
-    common = dict(input="spectrum", x_shape=(n_freq, 16), n_classes=n_classes, n_frames=16,
+    common = dict(input="spectrum", x_shape=(n_freq, 16), n_classes=n_classes, n_frames=16, db_range=50.0,
                   freq_pool=4 if kind == "stft" else 1,
                   freq_axis="log" if kind == "nsgt" else "linear",
                   bins_per_octave=getattr(transform.config, "bins_per_octave", 24))
