@@ -81,6 +81,21 @@ def scoring_time(judge, x: torch.Tensor, repeats: int = 3) -> dict:
             "torch_threads": torch.get_num_threads()}
 
 
+def digit_prior_tradeoff(judge, biases=(0.0, 0.5, 1.0, 2.0, 3.0, 4.0)) -> list[dict]:
+    """Accuracy on the MNIST test digits and on the held-out-font letters when ``b`` nats are
+    added to the log-probability of every digit class (a prior shift towards digits, Menon et
+    al., 2021, logit adjustment): how much of one target the other costs."""
+    probs = {name: judge.probs(x) for name, (x, _) in judge.test_sets.items()}
+    rows = []
+    for b in biases:
+        shift = torch.zeros(len(judge.classes))
+        shift[judge.in_index] = b
+        rows.append({"digit_bias_nats": b, **{
+            name: float(((p.clamp_min(1e-30).log() + shift).argmax(1) == judge.test_sets[name][1]).float().mean())
+            for name, p in probs.items()}})
+    return rows
+
+
 def image_part(args, out: dict) -> None:
     from helpers.data.mnist import load_mnist
 
@@ -101,6 +116,7 @@ def image_part(args, out: dict) -> None:
         out["judges"]["digits_letters"]["letter_confusions"] = J.top_confusions(
             tests["confusion"], both.classes, k=15, rows=J.LETTERS)
         cases["letters_heldout_fonts"] = both.test_sets["letters_heldout_fonts"][0][:n]
+        out["judges"]["digits_letters"]["digit_prior_tradeoff"] = digit_prior_tradeoff(both)
     judge = both or digits
     ref_features = judge.features(xt[n:2 * n])  # real digits apart from the scored ones
     out["sanity"]["images"] = {"judge": "digits_letters" if both is not None else "digits",
@@ -196,11 +212,17 @@ def soundfont_part(args, out: dict) -> None:
         for soundfont in args.holdout_soundfonts:
             judge = J.instrument_judge(kind, unseen=False, smoke=args.smoke, run_root=args.run_root,
                                        n_epochs=args.audio_epochs, root=args.audio_root, holdout_soundfont=soundfont)
+            x, y = judge.test_sets["heldout_notes"]
+            probs = judge.probs(x)
+            called_noise = float((probs.argmax(1) == judge.noise_index).float().mean())
+            probs[:, judge.noise_index] = -1.0  # the note is known to be a note: its best instrument
             scores[soundfont] = {"accuracy": judge.metrics["tests"]["heldout_notes"]["accuracy"],
-                                 "train_seconds": judge.metrics["train_seconds"],
+                                 "accuracy_instruments_only": float((probs.argmax(1) == y).float().mean()),
+                                 "called_noise": called_noise, "train_seconds": judge.metrics["train_seconds"],
                                  "top_confusions": judge.metrics["tests"]["heldout_notes"]["top_confusions"]}
         out["judges"][f"instruments_leave_one_soundfont_out_{kind}"] = {
-            "per_soundfont": scores, "mean_accuracy": sum(v["accuracy"] for v in scores.values()) / len(scores)}
+            "per_soundfont": scores, "mean_accuracy": sum(v["accuracy"] for v in scores.values()) / len(scores),
+            "mean_accuracy_instruments_only": sum(v["accuracy_instruments_only"] for v in scores.values()) / len(scores)}
 
 
 def main(argv=None) -> dict:
@@ -214,7 +236,7 @@ def main(argv=None) -> dict:
                    help="with --parts soundfonts: the SoundFonts to leave out one at a time (column 'soundfont')")
     p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
     p.add_argument("--digit-epochs", type=int, default=10)
-    p.add_argument("--audio-epochs", type=int, default=20)
+    p.add_argument("--audio-epochs", type=int, default=15)
     p.add_argument("--n-samples", type=int, default=1000, help="samples per row of the tables")
     p.add_argument("--n-audio-samples", type=int, default=200, help="prior draws of each audio VAE")
     p.add_argument("--n-train-nn", type=int, default=60000, help="training images for the nearest distances")

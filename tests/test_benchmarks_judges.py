@@ -33,6 +33,10 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
     assert len(digits["tests"]["mnist_test"]["confusion"]) == 11 and "ece" in digits["tests"]["mnist_test"]
     for key in ("instruments16_stft", "instruments11_stft"):
         assert saved["judges"][key]["tests"]["heldout_notes"]["n"] > 0
+    tradeoff = saved["judges"]["digits_letters"]["digit_prior_tradeoff"]  # a shift towards digits ...
+    digit_acc = [row["mnist_test"] for row in tradeoff]
+    letter_acc = [row["letters_heldout_fonts"] for row in tradeoff]
+    assert digit_acc == sorted(digit_acc) and letter_acc == sorted(letter_acc, reverse=True)  # ... costs letters
     images = saved["sanity"]["images"]["table"]
     assert {"mnist_test_digits", "uniform_noise"} <= set(images)
     assert set(saved["sanity"]["audio_stft"]["table"]) == {

@@ -158,3 +158,12 @@ def test_frame_level_norm_time_pool_and_mixup():
     assert torch.isfinite(model(batch)["loss"])
     model.eval()
     assert torch.equal(model(batch)["nll"], model(batch)["nll"])  # no mixing in eval mode
+
+
+def test_added_fields_stay_out_of_the_dict_at_their_default():
+    plain = ClassifierConfig(n_classes=5)
+    assert not set(plain.to_dict()) & {"eq_db", "mixup", "level_norm", "time_pool", "tilt_db_per_octave"}
+    assert ClassifierConfig.from_dict(plain.to_dict()) == plain
+    used = ClassifierConfig(n_classes=5, eq_db=6.0, level_norm="frame")
+    assert used.to_dict()["eq_db"] == 6.0 and "mixup" not in used.to_dict()
+    assert ClassifierConfig.from_dict(used.to_dict()) == used

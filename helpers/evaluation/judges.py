@@ -527,7 +527,7 @@ def instrument_config(transform, n_classes: int, n_samples: int = 22050, smoke: 
 
 
 def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool = False, root=None,
-                     run_root: str | None = None, n_epochs: int = 20, noise_share: float = 0.2,
+                     run_root: str | None = None, n_epochs: int = 15, noise_share: float = 0.2,
                      holdout_soundfont: str | None = None, minutes: float | None = None,
                      n_samples: int = 22050, seed: int = 0, config: ClassifierConfig | None = None,
                      trainer: TrainerConfig | None = None, group_by: str | None = "pitch") -> Judge:

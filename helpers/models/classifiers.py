@@ -32,6 +32,7 @@ max-pooling, a dense layer, dropout), with batch normalisation after every convo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ from .vae import register_model
 INPUTS = ("image", "spectrum")
 FREQ_AXES = ("linear", "log")
 LEVEL_NORMS = ("note", "frame")
+#: fields added after judges had been trained and stored (left out of ``to_dict`` at their default)
+ADDED_FIELDS = ("eq_db", "tilt_db_per_octave", "mixup", "time_pool", "level_norm")
 
 
 @dataclass
@@ -128,6 +131,16 @@ class ClassifierConfig(Config):
         for name in ("eq_db", "tilt_db_per_octave", "mixup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: expected >= 0")
+
+    def to_dict(self) -> dict:
+        """The fields (:meth:`Config.to_dict`), less those of :data:`ADDED_FIELDS` at their default:
+        a config that does not use them keeps the run key it had before they existed."""
+        d = super().to_dict()
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name in ADDED_FIELDS:
+            if d[name] == defaults[name]:
+                del d[name]
+        return d
 
     @property
     def net_shape(self) -> tuple[int, int]:
