@@ -18,13 +18,18 @@ so that its confidences are calibrated. We chose it over an energy or distance t
 because it needs no threshold of its own (the measures of Kégl et al. use one theta for all
 groups), because the noise class's probability is itself a reading (``p_noise_class``), and
 because it measured clean separations at no extra cost: in ``benchmarks/results/judges.json``
-uniform noise and white noise go to the noise class (noise share 1.0 at theta = 0.9 for
-both transforms), while the held-out notes of the training instruments are counted in-class
-and those of the unseen instruments out-of-class, and the MNIST test digits in-class. The
-audio judges come out under-confident (dropout, augmentation: fitted temperatures 0.1-0.65),
-and the temperature lowers their expected calibration error on the held-out notes (e.g.
-0.065 -> 0.020 for the 11-instrument STFT judge, 0.030 -> 0.009 for the NSGT one); the digit
-judge was calibrated already (ECE 0.002 before and after).
+uniform noise and white noise go to the noise class, while the held-out notes of the training
+instruments are counted in-class rather than out-of-class, those of the unseen instruments
+out-of-class rather than in-class, the MNIST test digits in-class and the held-out letters
+out-of-class. The fitted temperatures and the calibration errors before and after are kept
+with every judge there.
+
+What the instrument judges learn. Notes of one instrument rendered from different SoundFonts
+differ in their sample sets: level, EQ, attack, and the quiet detail far below the peak. Each
+note is therefore seen relative to its own peak and only down to 50 dB below it
+(:func:`instrument_config`, which lists what else was measured); the judges are scored on
+held-out pitches and, trained without one SoundFont, on that SoundFont's notes
+(leave-one-SoundFont-out, :func:`instrument_splits`).
 """
 
 from __future__ import annotations
@@ -401,6 +406,12 @@ def digit_letter_judge(smoke: bool = False, run_root: str | None = None, n_epoch
     y int64 0-25)``, "train" fonts for training (a tenth of them for the temperature) and the
     held-out fonts ("test") for the accuracy. ``load_letters`` replaces that loader (tests); the
     other arguments as :func:`digit_judge`.
+
+    Some letters are drawn like digits (O/0, Z/2, S/5, Q/9, I/l/1): the judge splits such a
+    glyph's probability between the two, and the digit targets and the letter targets pull
+    against each other. ``benchmarks/judges.py`` measures how (``digit_prior_tradeoff``: a
+    prior shift towards the digits buys digit accuracy with letter accuracy); class-balanced
+    weights would shift the other way, the letter classes being the smaller ones.
     """
     if load_letters is None:
         from helpers.data.letters import load_letters
