@@ -12,7 +12,11 @@ the unseen instruments (16 + noise) and without (11 + noise). The sanity table s
 MNIST test digits, held-out-font letters, uniform noise, and for audio the held-out notes of
 the training instruments, those of the unseen instruments and white noise. First readings: 1000
 prior samples of the MNIST VAE of notebook 01 (the "default" preset) with the measures of
-:mod:`helpers.evaluation.novelty`, next to the values the authors' code reports.
+:mod:`helpers.evaluation.novelty`, next to the values the authors' code reports (``--parts
+images``), and draws of notebook 03's note VAEs, from the prior and near the data (``--parts
+audio_vae``). ``--parts soundfonts`` trains the 11-instrument judges without each SoundFont in
+turn and scores them on its notes. Notebook 00 shows the first readings
+(:func:`helpers.evaluation.results.judges_first_readings`).
 
 Prints the JSON and writes ``--out`` (default benchmarks/results/judges.json).
 """
