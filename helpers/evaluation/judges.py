@@ -525,7 +525,11 @@ def instrument_config(transform, n_classes: int, n_samples: int = 22050, smoke: 
     the floor raised from 80 to 50 dB took the NSGT judge from 35% to 52% and the STFT judge from
     32% to 42%; a 30 dB floor measured 47% (NSGT). Random EQ curves and tilt (+-10 dB, +-3
     dB/octave), per-frame level normalisation, +-2 semitone pitch shifts, mixup and time-pooled
-    features measured 46-51% on top of the 50 dB floor, none better, and are left off."""
+    features measured 46-51% on top of the 50 dB floor, none better, and are left off. On
+    held-out pitches of all three SoundFonts (NSGT, 11 instruments, 15 epochs) the 50 dB floor
+    cost accuracy with this network (89.6% against 94.1% at 80 dB, a random fifth of the pitches
+    held out, no validation split); 16/32/64 channels and a 128-unit layer measured 94.8% in
+    the same time on a CPU."""
     n_freq, _ = transform.output_shape(n_samples)
     kind = transform.config.kind
     common = dict(input="spectrum", x_shape=(n_freq, 16), n_classes=n_classes, n_frames=16, db_range=50.0,
