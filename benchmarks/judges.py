@@ -224,9 +224,10 @@ def soundfont_part(args, out: dict) -> None:
                                  "accuracy_instruments_only": float((probs.argmax(1) == y).float().mean()),
                                  "called_noise": called_noise, "train_seconds": judge.metrics["train_seconds"],
                                  "top_confusions": judge.metrics["tests"]["heldout_notes"]["top_confusions"]}
+        mean = lambda key: sum(v[key] for v in scores.values()) / len(scores)  # noqa: E731
         out["judges"][f"instruments_leave_one_soundfont_out_{kind}"] = {
-            "per_soundfont": scores, "mean_accuracy": sum(v["accuracy"] for v in scores.values()) / len(scores),
-            "mean_accuracy_instruments_only": sum(v["accuracy_instruments_only"] for v in scores.values()) / len(scores)}
+            "per_soundfont": scores, "mean_accuracy": mean("accuracy"),
+            "mean_accuracy_instruments_only": mean("accuracy_instruments_only")}
 
 
 def main(argv=None) -> dict:
