@@ -12,7 +12,11 @@ the unseen instruments (16 + noise) and without (11 + noise). The sanity table s
 MNIST test digits, held-out-font letters, uniform noise, and for audio the held-out notes of
 the training instruments, those of the unseen instruments and white noise. First readings: 1000
 prior samples of the MNIST VAE of notebook 01 (the "default" preset) with the measures of
-:mod:`helpers.evaluation.novelty`, next to the values the authors' code reports.
+:mod:`helpers.evaluation.novelty`, next to the values the authors' code reports (``--parts
+images``), and draws of notebook 03's note VAEs, from the prior and near the data (``--parts
+audio_vae``). ``--parts soundfonts`` trains the 11-instrument judges without each SoundFont in
+turn and scores them on its notes. Notebook 00 shows the first readings
+(:func:`helpers.evaluation.results.judges_first_readings`).
 
 Prints the JSON and writes ``--out`` (default benchmarks/results/judges.json).
 """
@@ -81,6 +85,21 @@ def scoring_time(judge, x: torch.Tensor, repeats: int = 3) -> dict:
             "torch_threads": torch.get_num_threads()}
 
 
+def digit_prior_tradeoff(judge, biases=(0.0, 0.5, 1.0, 2.0, 3.0, 4.0)) -> list[dict]:
+    """Accuracy on the MNIST test digits and on the held-out-font letters when ``b`` nats are
+    added to the log-probability of every digit class (a prior shift towards digits, Menon et
+    al., 2021, logit adjustment): how much of one target the other costs."""
+    probs = {name: judge.probs(x) for name, (x, _) in judge.test_sets.items()}
+    rows = []
+    for b in biases:
+        shift = torch.zeros(len(judge.classes))
+        shift[judge.in_index] = b
+        rows.append({"digit_bias_nats": b, **{
+            name: float(((p.clamp_min(1e-30).log() + shift).argmax(1) == judge.test_sets[name][1]).float().mean())
+            for name, p in probs.items()}})
+    return rows
+
+
 def image_part(args, out: dict) -> None:
     from helpers.data.mnist import load_mnist
 
@@ -101,6 +120,7 @@ def image_part(args, out: dict) -> None:
         out["judges"]["digits_letters"]["letter_confusions"] = J.top_confusions(
             tests["confusion"], both.classes, k=15, rows=J.LETTERS)
         cases["letters_heldout_fonts"] = both.test_sets["letters_heldout_fonts"][0][:n]
+        out["judges"]["digits_letters"]["digit_prior_tradeoff"] = digit_prior_tradeoff(both)
     judge = both or digits
     ref_features = judge.features(xt[n:2 * n])  # real digits apart from the scored ones
     out["sanity"]["images"] = {"judge": "digits_letters" if both is not None else "digits",
@@ -132,7 +152,8 @@ def mnist_readings(args, judge, ref_features) -> dict:
     xt, _ = load_mnist("test")
     cov = novelty.coverage(vae, xt[:args.n_coverage].float() / 255, tolerance=args.tolerance,
                            n_steps=args.coverage_steps, progress=False)
-    return {"model": preset.note, "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds,
+    return {"model": preset.note, "judge": "digits_letters" if judge.out_class else "digits",
+            "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds,
             "vae_epochs": run.epochs, "samples": "E[x|z], z ~ N(0, I)", "measures": readings,
             "coverage_mnist_test": cov, "n_train_for_nearest": len(xs),
             "reference_authors_code": novelty.REFERENCE_VALUES}
@@ -156,8 +177,13 @@ def audio_part(args, out: dict) -> None:
 
 
 def audio_vae_part(args, out: dict) -> None:
-    """Prior draws of notebook 03's note VAEs (``audio_preset("note", transform)``) under the
-    16-instrument judge of the same transform."""
+    """Draws of notebook 03's note VAEs (``audio_preset("note", transform)``) under the
+    16-instrument judge of the same transform: from the prior N(0, I), and near the data, from
+    the Gaussian fitted to the posterior means of the training notes
+    (:class:`helpers.latent.CodeGaussian`), as notebook 03 draws them."""
+    from helpers.audio.noteset import prepare_audio_data
+    from helpers.latent import CodeGaussian
+    from helpers.latent.audio import data_codes
     from helpers.training.audio import train_audio_vae
     from helpers.training.presets import audio_preset
 
@@ -165,11 +191,21 @@ def audio_vae_part(args, out: dict) -> None:
         judge = J.instrument_judge(kind, unseen=True, smoke=args.smoke, run_root=args.run_root,
                                    n_epochs=args.audio_epochs, root=args.audio_root)
         run = train_audio_vae(audio_preset("note", kind, smoke=args.smoke), run_root=args.run_root)
-        samples = run.model.sample(args.n_audio_samples, generator=torch.Generator().manual_seed(0))
+        common = {"vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds, "vae_epochs": run.epochs,
+                  "judge": f"instruments16_{kind}"}
+        prior = run.model.sample(args.n_audio_samples, generator=torch.Generator().manual_seed(0))
         out["first_readings"][f"audio_note_vae_prior_{kind}"] = {
-            "vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds, "vae_epochs": run.epochs,
-            "judge": f"instruments16_{kind}", "samples": "decoded E[x|z], z ~ N(0, I), as magnitudes",
-            "measures": novelty.measure(samples, judge)}
+            **common, "samples": "decoded E[x|z], z ~ N(0, I), as magnitudes",
+            "measures": novelty.measure(prior, judge)}
+        data = prepare_audio_data(run.config, progress=False)
+        codes = data_codes(run.model, data, "train")
+        z = CodeGaussian.fit(codes).sample(args.n_audio_samples, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            near = run.model.decode(z)
+        out["first_readings"][f"audio_note_vae_near_{kind}"] = {
+            **common, "samples": "decoded E[x|z], z ~ Gaussian fitted to the training notes' posterior means "
+                                 f"({len(codes)} codes), as magnitudes",
+            "measures": novelty.measure(near, judge)}
 
 
 def soundfont_part(args, out: dict) -> None:
@@ -180,11 +216,18 @@ def soundfont_part(args, out: dict) -> None:
         for soundfont in args.holdout_soundfonts:
             judge = J.instrument_judge(kind, unseen=False, smoke=args.smoke, run_root=args.run_root,
                                        n_epochs=args.audio_epochs, root=args.audio_root, holdout_soundfont=soundfont)
+            x, y = judge.test_sets["heldout_notes"]
+            probs = judge.probs(x)
+            called_noise = float((probs.argmax(1) == judge.noise_index).float().mean())
+            probs[:, judge.noise_index] = -1.0  # the note is known to be a note: its best instrument
             scores[soundfont] = {"accuracy": judge.metrics["tests"]["heldout_notes"]["accuracy"],
-                                 "train_seconds": judge.metrics["train_seconds"],
+                                 "accuracy_instruments_only": float((probs.argmax(1) == y).float().mean()),
+                                 "called_noise": called_noise, "train_seconds": judge.metrics["train_seconds"],
                                  "top_confusions": judge.metrics["tests"]["heldout_notes"]["top_confusions"]}
+        mean = lambda key: sum(v[key] for v in scores.values()) / len(scores)  # noqa: E731
         out["judges"][f"instruments_leave_one_soundfont_out_{kind}"] = {
-            "per_soundfont": scores, "mean_accuracy": sum(v["accuracy"] for v in scores.values()) / len(scores)}
+            "per_soundfont": scores, "mean_accuracy": mean("accuracy"),
+            "mean_accuracy_instruments_only": mean("accuracy_instruments_only")}
 
 
 def main(argv=None) -> dict:
@@ -198,7 +241,7 @@ def main(argv=None) -> dict:
                    help="with --parts soundfonts: the SoundFonts to leave out one at a time (column 'soundfont')")
     p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
     p.add_argument("--digit-epochs", type=int, default=10)
-    p.add_argument("--audio-epochs", type=int, default=20)
+    p.add_argument("--audio-epochs", type=int, default=15)
     p.add_argument("--n-samples", type=int, default=1000, help="samples per row of the tables")
     p.add_argument("--n-audio-samples", type=int, default=200, help="prior draws of each audio VAE")
     p.add_argument("--n-train-nn", type=int, default=60000, help="training images for the nearest distances")

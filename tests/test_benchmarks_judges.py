@@ -33,6 +33,10 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
     assert len(digits["tests"]["mnist_test"]["confusion"]) == 11 and "ece" in digits["tests"]["mnist_test"]
     for key in ("instruments16_stft", "instruments11_stft"):
         assert saved["judges"][key]["tests"]["heldout_notes"]["n"] > 0
+    tradeoff = saved["judges"]["digits_letters"]["digit_prior_tradeoff"]  # a shift towards digits ...
+    digit_acc = [row["mnist_test"] for row in tradeoff]
+    letter_acc = [row["letters_heldout_fonts"] for row in tradeoff]
+    assert digit_acc == sorted(digit_acc) and letter_acc == sorted(letter_acc, reverse=True)  # ... costs letters
     images = saved["sanity"]["images"]["table"]
     assert {"mnist_test_digits", "uniform_noise"} <= set(images)
     assert set(saved["sanity"]["audio_stft"]["table"]) == {
@@ -47,6 +51,8 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
     # the audio VAEs' prior draws under the instrument judge (its judge reloaded)
     audio = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
                         "--threads", "1", "--parts", "audio_vae", "--merge"])
-    reading = audio["first_readings"]["audio_note_vae_prior_stft"]
-    assert reading["measures"]["n"] == 8 and 0 <= reading["measures"]["noise@0.9"] <= 1
+    for draws in ("prior", "near"):  # prior draws, and draws of the Gaussian fitted to the training codes
+        reading = audio["first_readings"][f"audio_note_vae_{draws}_stft"]
+        assert reading["measures"]["n"] == 8 and 0 <= reading["measures"]["noise@0.9"] <= 1
+    assert "training notes' posterior means" in audio["first_readings"]["audio_note_vae_near_stft"]["samples"]
     assert "mnist_vae_prior" in audio["first_readings"]

@@ -167,9 +167,12 @@ def test_sanity_table_audio(tmp_path, monkeypatch):
                               dynamics=("pp", "mf", "ff"))
     trainer = TrainerConfig(n_epochs=30, batch_size=16, lr=3e-3, lr_schedule="cosine", lr_final=1e-4,
                             progress=False, name="judge")
+    # the toy instruments differ in quiet upper harmonics (h^-0.8 to h^-2.5): an 80 dB floor keeps them
+    config = J.instrument_config(J.audio_transform("stft"), 6, 8000).replace(db_range=80.0)
     judge = J.instrument_judge("stft", root=root, run_root=str(tmp_path / "runs"), trainer=trainer,
-                               n_samples=8000, group_by=None)  # single held-out notes: a quick judge
+                               n_samples=8000, group_by=None, config=config)  # single held-out notes: a quick judge
     assert judge.in_class == ("Clarinet_Bb", "Flute", "Horn", "Violin") and judge.out_class == ("Harp",)
+    assert judge.model.config.freq_pool == 4 and judge.model.config.db_range == 80.0
     tests = judge.test_sets
     wave = torch.randn(40, 8000, generator=torch.Generator().manual_seed(0)) * 0.1  # 22050 Hz, like the notes
     table = novelty.sanity_table(judge, {

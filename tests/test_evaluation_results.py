@@ -164,3 +164,42 @@ def test_missing_or_broken_file_is_named(tmp_path):
 def test_committed_results_are_readable():
     table = results.audio_vae_runs()
     assert {"model", "transform", "likelihood", "mag_sc"} <= set(table.columns) and len(table) > 0
+
+
+def _judges_result():
+    measures = {"n": 100, "count_in@0.9": 0.5, "count_out@0.9": 0.3, "noise@0.9": 0.2, "objectness": 7.5,
+                "diversity": 0.9}
+    per_soundfont = {"a": {"accuracy": 0.6, "train_seconds": 3.0}, "b": {"accuracy": 0.8, "train_seconds": 5.0}}
+    return {"judges": {"digits": {"train_seconds": 12.0, "tests": {"mnist_test": {"n": 10, "accuracy": 0.9}}},
+                       "instruments_leave_one_soundfont_out_nsgt": {"mean_accuracy": 0.7,
+                                                                    "per_soundfont": per_soundfont}},
+            "first_readings": {"mnist_vae_prior": {"judge": "digits_letters", "measures": measures},
+                               "audio_note_vae_near_nsgt": {"judge": "instruments16_nsgt",
+                                                            "measures": {**measures, "count_in@0.9": 0.8}}}}
+
+
+def test_judges_first_readings_next_to_the_reference():
+    table = results.judges_first_readings(_judges_result())
+    mnist, near = results.FIRST_READINGS["mnist_vae_prior"], results.FIRST_READINGS["audio_note_vae_near_nsgt"]
+    assert list(table.index[:2]) == [mnist, near]  # readings in a fixed order, missing ones left out
+    assert table.loc[mnist, "out-of-class (count, θ=0.9)"] == 0.3
+    assert table.loc[near, "in-class (count, θ=0.9)"] == 0.8
+    assert table.loc[near, "judge"] == "instruments16_nsgt" and table.loc[mnist, "samples"] == 100
+    reference = table.iloc[-1]
+    assert reference["out-of-class (count, θ=0.9)"] == "0.46-0.77" and reference["objectness"] == "9-11"
+    only_reference = results.judges_first_readings({})
+    assert len(only_reference) == 1
+
+
+def test_judges_accuracies_one_row_per_test_and_soundfont_mean():
+    table = results.judges_accuracies(_judges_result())
+    assert table.loc[("digits", "mnist_test"), "accuracy"] == 0.9
+    row = table.loc[("instruments_leave_one_soundfont_out_nsgt", "mean over the held-out SoundFonts")]
+    assert row["accuracy"] == 0.7 and row["train_seconds"] == 5.0
+
+
+def test_committed_judges_results_read():
+    result = load_result("judges")
+    table = results.judges_first_readings(result)
+    assert results.FIRST_READINGS["mnist_vae_prior"] in table.index
+    assert len(results.judges_accuracies(result)) > 0

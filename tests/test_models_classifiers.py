@@ -113,3 +113,57 @@ def test_training_lowers_the_loss_and_eval_keeps_the_weights():
     trainer.fit(data)
     after = trainer.evaluate(data)
     assert after["loss"] < before * 0.5 and after["error"] == 0.0
+
+
+def _spectrum_model(**kw):
+    cfg = dict(input="spectrum", x_shape=(48, 8), n_frames=8, n_classes=3, freq_axis="log", bins_per_octave=12,
+               pitch_semitones=0.0, time_shift_frames=0.0, floor_jitter_db=0.0, **SMALL)
+    return Classifier(ClassifierConfig(**{**cfg, **kw}))
+
+
+def test_random_equaliser_moves_levels_smoothly_and_keeps_the_peak_and_floor():
+    model = _spectrum_model(eq_db=12.0, tilt_db_per_octave=3.0)
+    x = torch.full((16, 1, 48, 8), 0.5)
+    x[:, :, 40:] = 0.0  # below the floor: stays there
+    x[:, :, 10, :] = 1.0
+    torch.manual_seed(0)
+    out = model._augment(x)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert torch.allclose(out.flatten(1).amax(1), torch.ones(16))  # every note's peak back at 0 dB
+    assert torch.equal(out[:, :, 40:], x[:, :, 40:])
+    moved = (out - x)[:, 0, :40, 0] * 80  # dB
+    assert moved.abs().max() > 1.0  # levels changed ...
+    steps = (moved[:, 1:] - moved[:, :-1]).abs()
+    assert steps.max() < 24 / 12 + 3 / 12 + 1e-3  # ... along a curve smooth over an octave (12 bins here)
+    assert torch.equal(_spectrum_model()._augment(x), x)  # off by default (no pitch/time/floor change either)
+    with pytest.raises(ValueError, match="eq_db"):
+        ClassifierConfig(eq_db=-1.0)
+
+
+def test_frame_level_norm_time_pool_and_mixup():
+    m = torch.rand(2, 48, 8) + 0.01
+    m[:, :, :4] *= 0.01  # a quiet first half
+    per_frame = magnitude_to_unit(m, per_frame=True)
+    assert torch.allclose(per_frame.amax(-2), torch.ones(2, 8))
+    assert magnitude_to_unit(m)[:, :, :4].amax() < 0.8
+    with pytest.raises(ValueError, match="level_norm"):
+        ClassifierConfig(level_norm="bin")
+    model = _spectrum_model(level_norm="frame", time_pool=True, mixup=0.4)
+    assert model.fc[1].in_features == 8 * 12  # channels x frequency rows, time averaged
+    logits, feats = model.eval().logits_and_features(m)
+    assert logits.shape == (2, 3) and feats.shape == (2, 16)
+    batch = pack(torch.rand(8, 48, 8), torch.arange(8) % 3)
+    torch.manual_seed(0)
+    model.train()
+    assert torch.isfinite(model(batch)["loss"])
+    model.eval()
+    assert torch.equal(model(batch)["nll"], model(batch)["nll"])  # no mixing in eval mode
+
+
+def test_added_fields_stay_out_of_the_dict_at_their_default():
+    plain = ClassifierConfig(n_classes=5)
+    assert not set(plain.to_dict()) & {"eq_db", "mixup", "level_norm", "time_pool", "tilt_db_per_octave"}
+    assert ClassifierConfig.from_dict(plain.to_dict()) == plain
+    used = ClassifierConfig(n_classes=5, eq_db=6.0, level_norm="frame")
+    assert used.to_dict()["eq_db"] == 6.0 and "mixup" not in used.to_dict()
+    assert ClassifierConfig.from_dict(used.to_dict()) == used

@@ -214,3 +214,60 @@ def audio_vae_machine(path: str | Path | None = None) -> str:
     """The machine the benchmark ran on, in words (CPU, cores, torch threads)."""
     m = audio_vae_result(path)["machine"]
     return f"{m.get('cpu', 'unknown CPU')}, {m.get('cores', '?')} cores, {m.get('torch_threads', '?')} torch threads"
+
+
+# ------------------------------------------------------------------------------------ judges.json
+#: What the authors' code reports over its sparse autoencoders on MNIST (Kégl, Cherti & Kazakçı,
+#: 2018): out-of-class (letter) counts at theta = 0.9 between these medians, objectness in this range.
+KEGL_REFERENCE = {"count_out@0.9": (0.46, 0.77), "objectness": (9.0, 11.0)}
+
+#: the first readings of ``benchmarks/judges.py``, as a reader would name the samples
+FIRST_READINGS = {
+    "mnist_vae_prior": "MNIST VAE (notebook 01), prior draws",
+    "audio_note_vae_prior_stft": "note VAE, STFT (notebook 03), prior draws",
+    "audio_note_vae_near_stft": "note VAE, STFT (notebook 03), draws near the data",
+    "audio_note_vae_prior_nsgt": "note VAE, NSGT (notebook 03), prior draws",
+    "audio_note_vae_near_nsgt": "note VAE, NSGT (notebook 03), draws near the data",
+}
+FIRST_READING_COLUMNS = {"n": "samples", "count_in@0.9": "in-class (count, θ=0.9)",
+                         "count_out@0.9": "out-of-class (count, θ=0.9)", "noise@0.9": "noise (θ=0.9)",
+                         "objectness": "objectness", "diversity": "diversity"}
+
+
+def judges_first_readings(result: dict) -> pd.DataFrame:
+    """The novelty measures of every VAE's draws in ``judges.json`` (one row each, in the order
+    of :data:`FIRST_READINGS`; readings the file does not hold are left out), then one row of
+    the reference values of Kégl et al.'s code (as "low-high" text)."""
+    rows = []
+    for key, label in FIRST_READINGS.items():
+        reading = result_value(result, "first_readings", key)
+        if reading is None:
+            continue
+        measures = reading.get("measures", {})
+        rows.append({"samples of": label, "judge": reading.get("judge", ""),
+                     **{name: measures.get(k) for k, name in FIRST_READING_COLUMNS.items()}})
+    ref = {FIRST_READING_COLUMNS[k]: f"{lo:g}-{hi:g}" for k, (lo, hi) in KEGL_REFERENCE.items()}
+    rows.append({"samples of": "Kégl et al. (2018), authors' code: sparse autoencoders on MNIST",
+                 "judge": "digits + letters", **ref})
+    table = pd.DataFrame(rows).set_index("samples of")
+    table = table.reindex(columns=["judge", *FIRST_READING_COLUMNS.values()])
+    table["samples"] = pd.to_numeric(table["samples"]).astype("Int64")
+    return table
+
+
+def judges_accuracies(result: dict) -> pd.DataFrame:
+    """Held-out accuracy and training time of every judge in ``judges.json``: one row per
+    (judge, test set), with the leave-one-SoundFont-out means as rows of their own."""
+    rows = []
+    for name, judge in result.get("judges", {}).items():
+        for test, scores in judge.get("tests", {}).items():
+            rows.append({"judge": name, "test": test, "n": scores.get("n"), "accuracy": scores.get("accuracy"),
+                         "train_seconds": judge.get("train_seconds")})
+        if "mean_accuracy" in judge:
+            rows.append({"judge": name, "test": "mean over the held-out SoundFonts",
+                         "n": None, "accuracy": judge["mean_accuracy"],
+                         "train_seconds": max((v.get("train_seconds", 0) for v in judge["per_soundfont"].values()),
+                                              default=None)})
+    table = pd.DataFrame(rows, columns=["judge", "test", "n", "accuracy", "train_seconds"])
+    table["n"] = pd.to_numeric(table["n"]).astype("Int64")
+    return table.set_index(["judge", "test"])

@@ -32,6 +32,7 @@ max-pooling, a dense layer, dropout), with batch normalisation after every convo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -44,6 +45,9 @@ from .vae import register_model
 
 INPUTS = ("image", "spectrum")
 FREQ_AXES = ("linear", "log")
+LEVEL_NORMS = ("note", "frame")
+#: fields added after judges had been trained and stored (left out of ``to_dict`` at their default)
+ADDED_FIELDS = ("eq_db", "tilt_db_per_octave", "mixup", "time_pool", "level_norm")
 
 
 @dataclass
@@ -70,6 +74,18 @@ class ClassifierConfig(Config):
         augment: augment the training batches (never in eval mode).
         rotate_deg, scale, shift_px: image augmentation ranges (uniform in +-range).
         pitch_semitones, time_shift_frames, floor_jitter_db: spectrum augmentation ranges.
+        eq_db: spectrum augmentation: a smooth random equaliser curve, uniform in +-``eq_db`` dB
+            at one knot per octave and linear in log-frequency between them, added to the dB
+            spectrum (the sample sets of one instrument differ mostly in their EQ).
+        tilt_db_per_octave: spectrum augmentation: a random spectral tilt, uniform in
+            +-``tilt_db_per_octave`` dB per octave around the middle of the axis.
+        mixup: Beta(mixup, mixup) weight of mixup (Zhang et al., 2018): each batch is mixed with
+            a shuffled copy of itself, labels mixed alike; 0 turns it off.
+        level_norm: spectrum input: "note" (every note's dB relative to its own peak) or "frame"
+            (every pooled frame relative to its own peak: the note's loudness envelope, which
+            differs between sample sets of one instrument, removed too).
+        time_pool: features averaged over the time axis after the convolutions (invariance to
+            where in the note a pattern sits), instead of flattened.
     """
 
     model: str = "classifier"
@@ -91,10 +107,17 @@ class ClassifierConfig(Config):
     pitch_semitones: float = 0.5
     time_shift_frames: float = 2.0
     floor_jitter_db: float = 10.0
+    eq_db: float = 0.0
+    tilt_db_per_octave: float = 0.0
+    mixup: float = 0.0
+    time_pool: bool = False
+    level_norm: str = "note"
 
     def __post_init__(self):
         if self.input not in INPUTS:
             raise ValueError(f"input={self.input!r}: expected one of {INPUTS}")
+        if self.level_norm not in LEVEL_NORMS:
+            raise ValueError(f"level_norm={self.level_norm!r}: expected one of {LEVEL_NORMS}")
         if self.freq_axis not in FREQ_AXES:
             raise ValueError(f"freq_axis={self.freq_axis!r}: expected one of {FREQ_AXES}")
         if self.n_classes < 2:
@@ -105,6 +128,19 @@ class ClassifierConfig(Config):
             raise ValueError(f"x_shape={self.x_shape}: expected (H, W) or (F, T)")
         if not self.channels:
             raise ValueError("channels must name at least one convolution")
+        for name in ("eq_db", "tilt_db_per_octave", "mixup"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: expected >= 0")
+
+    def to_dict(self) -> dict:
+        """The fields (:meth:`Config.to_dict`), less those of :data:`ADDED_FIELDS` at their default:
+        a config that does not use them keeps the run key it had before they existed."""
+        d = super().to_dict()
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name in ADDED_FIELDS:
+            if d[name] == defaults[name]:
+                del d[name]
+        return d
 
     @property
     def net_shape(self) -> tuple[int, int]:
@@ -147,7 +183,8 @@ class Classifier(nn.Module):
         if h < 1 or w < 1:
             raise ValueError(f"x_shape {config.net_shape} is too small for {len(config.channels)} poolings")
         self.conv = nn.Sequential(*blocks)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(c_in * h * w, config.dense), nn.ReLU(inplace=True))
+        n_flat = c_in * h * (1 if config.time_pool else w)
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(n_flat, config.dense), nn.ReLU(inplace=True))
         self.drop = nn.Dropout(config.dropout)
         self.out = nn.Linear(config.dense, config.n_classes)
 
@@ -177,7 +214,8 @@ class Classifier(nn.Module):
             x = x[:, 0]
         if x.dim() != 3 or x.shape[1] != cfg.x_shape[0]:
             raise ValueError(f"magnitudes of shape [N, {cfg.x_shape[0]}, T] expected, got {tuple(x.shape)}")
-        x = magnitude_to_unit(pool_frames(x.float(), cfg.n_frames), cfg.db_range).unsqueeze(1)
+        x = magnitude_to_unit(pool_frames(x.float(), cfg.n_frames), cfg.db_range,
+                              per_frame=cfg.level_norm == "frame").unsqueeze(1)
         return F.avg_pool2d(x, (cfg.freq_pool, 1)) if cfg.freq_pool > 1 else x
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,11 +247,40 @@ class Classifier(nn.Module):
         # a random floor: dB range jittered, i.e. more or less of the quiet detail above the floor
         floor = (cfg.db_range + u() * cfg.floor_jitter_db).clamp_min(10.0) / cfg.db_range
         x = ((x - (1 - floor[:, None, None, None])) / floor[:, None, None, None]).clamp(0, 1)
+        if cfg.eq_db > 0 or cfg.tilt_db_per_octave > 0:
+            x = self._equalise(x)
         return x
+
+    def _octaves(self, n_rows: int, device) -> torch.Tensor:
+        """Position of every frequency row in octaves (relative: only differences matter)."""
+        cfg, i = self.config, torch.arange(n_rows, device=device, dtype=torch.float32)
+        if cfg.freq_axis == "log":
+            return i * (cfg.x_shape[0] / n_rows) / cfg.bins_per_octave
+        return torch.log2(((i + 0.5) / n_rows).clamp_min(1 / 256))  # 1 = Nyquist; ~8 octaves kept
+
+    def _equalise(self, x: torch.Tensor) -> torch.Tensor:
+        """A random smooth EQ curve and tilt (dB) added above the floor of unit spectra
+        ``[N, 1, F, T]``, then each note's peak set back to 0 dB."""
+        cfg, n = self.config, len(x)
+        octave = self._octaves(x.shape[2], x.device)
+        lo, hi = float(octave.min()), float(octave.max())
+        n_knots = int(math.ceil(hi - lo)) + 2
+        knots = (torch.rand(n, n_knots, device=x.device) * 2 - 1) * cfg.eq_db
+        pos = (octave - lo).clamp(0, n_knots - 1 - 1e-4)
+        left = pos.floor().long()
+        frac = pos - left
+        curve = knots[:, left] * (1 - frac) + knots[:, left + 1] * frac
+        slope = (torch.rand(n, 1, device=x.device) * 2 - 1) * cfg.tilt_db_per_octave
+        curve = curve + slope * (octave - (lo + hi) / 2)
+        above = x > 0
+        x = torch.where(above, x + curve[:, None, :, None] / cfg.db_range, x)
+        peak = x.flatten(1).amax(1).clamp_min(1e-6)[:, None, None, None]
+        return torch.where(above, x - (peak - 1), x).clamp(0, 1)
 
     # ---------------------------------------------------------------------------- network
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x))
+        h = self.conv(x)
+        return self.fc(h.mean(-1) if self.config.time_pool else h)
 
     def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``[N, K]`` and penultimate features ``[N, dense]`` of raw inputs (no augmentation)."""
@@ -224,10 +291,17 @@ class Classifier(nn.Module):
         """Loss terms of a :func:`pack`-ed batch: ``loss`` (mean cross-entropy), ``nll``, ``error``."""
         x, y = unpack(batch, self.config.x_shape)
         x = self.prepare(x)
+        mix = None
         if self.training and self.config.augment:
             x = self._augment(x)
+            if self.config.mixup > 0:  # Zhang et al. (2018), Eq. 1: one weight per batch
+                lam = float(torch.distributions.Beta(self.config.mixup, self.config.mixup).sample())
+                perm = torch.randperm(len(x), device=x.device)
+                x, mix = lam * x + (1 - lam) * x[perm], (lam, y[perm])
         logits = self.out(self.drop(self._features(x))).float()
         nll = F.cross_entropy(logits, y, reduction="none")
+        if mix is not None:
+            nll = mix[0] * nll + (1 - mix[0]) * F.cross_entropy(logits, mix[1], reduction="none")
         return {"loss": nll.mean(), "nll": nll, "error": (logits.argmax(1) != y).float()}
 
 
@@ -238,13 +312,14 @@ def pool_frames(magnitude: torch.Tensor, n_frames: int) -> torch.Tensor:
     return out.reshape(*lead, n_freq, n_frames)
 
 
-def magnitude_to_unit(magnitude: torch.Tensor, db_range: float = 80.0) -> torch.Tensor:
-    """Per-note level normalisation: dB relative to each note's peak, ``[-db_range, 0] -> [0, 1]``.
+def magnitude_to_unit(magnitude: torch.Tensor, db_range: float = 80.0, per_frame: bool = False) -> torch.Tensor:
+    """Per-note level normalisation: dB relative to each note's peak (``per_frame``: to each
+    frame's peak), ``[-db_range, 0] -> [0, 1]``.
 
     Bins at or below ``1e-7`` (-140 dB, silence) map to 0, so a silent note maps to zeros.
     """
     db = 20 * torch.log10(magnitude.clamp_min(1e-7))
-    peak = db.flatten(-2).amax(-1)[..., None, None]
+    peak = db.amax(-2, keepdim=True) if per_frame else db.flatten(-2).amax(-1)[..., None, None]
     return ((db - peak) / db_range + 1).clamp(0, 1) * (magnitude > 1e-7)
 
 
