@@ -145,21 +145,10 @@ def evaluate_run(model, magnitude: torch.Tensor, n_audio: int | None = None, n_i
 # same instrument?
 
 
-def estimate_pitch(magnitude: torch.Tensor, frequencies, fmin: float = 27.5, fmax: float = 2200.0,
-                   n_harmonics: int = 6, decay: float = 0.84, range_db: float = 60.0,
-                   step: float = 0.125, frames: int | None = None) -> np.ndarray:
-    """Pitch of every note of ``[N, F, T]`` magnitudes as a (fractional) MIDI number, by
-    subharmonic summation (Hermes, 1988) on the time-averaged spectrum.
-
-    The spectrum (the first ``frames`` frames, default all) is averaged over time and compressed
-    as ``log1p(A / (peak * 10^(-range_db/20)))``, so that weak fundamentals count. Every
-    candidate f0 on a grid of ``step`` semitones between ``fmin`` and ``fmax`` scores the sum of
-    that spectrum at its first ``n_harmonics`` harmonics (linearly interpolated between bin
-    centres ``frequencies`` in Hz, ascending), weighted ``decay ** (h - 1)``; the best wins.
-    A silent note gives NaN. On the rendered held-out notes it agrees with the labelled pitch
-    within half a semitone for 97% of them (the misses are low bassoon and trombone notes read an
-    octave or a twelfth up).
-    """
+def _pitch_salience(magnitude: torch.Tensor, frequencies, fmin: float, fmax: float, n_harmonics: int,
+                    decay: float, range_db: float, step: float, frames: int | None):
+    """Subharmonic-summation salience ``[N, candidates]`` of every candidate f0 (a MIDI grid), the
+    grid, and which notes are silent (see :func:`estimate_pitch`)."""
     magnitude = torch.as_tensor(magnitude, dtype=torch.float64)
     if magnitude.ndim != 3:
         raise ValueError(f"magnitude must be [N, F, T], got shape {tuple(magnitude.shape)}")
@@ -180,7 +169,41 @@ def estimate_pitch(magnitude: torch.Tensor, frequencies, fmin: float = 27.5, fma
         if inside.any():
             salience[:, inside] += decay ** (h - 1) * np.stack(
                 [np.interp(h * f0[inside], freqs, s) for s in spec])
+    return salience, midi, silent
+
+
+def estimate_pitch(magnitude: torch.Tensor, frequencies, fmin: float = 27.5, fmax: float = 2200.0,
+                   n_harmonics: int = 6, decay: float = 0.84, range_db: float = 60.0,
+                   step: float = 0.125, frames: int | None = None) -> np.ndarray:
+    """Pitch of every note of ``[N, F, T]`` magnitudes as a (fractional) MIDI number, by
+    subharmonic summation (Hermes, 1988) on the time-averaged spectrum.
+
+    The spectrum (the first ``frames`` frames, default all) is averaged over time and compressed
+    as ``log1p(A / (peak * 10^(-range_db/20)))``, so that weak fundamentals count. Every
+    candidate f0 on a grid of ``step`` semitones between ``fmin`` and ``fmax`` scores the sum of
+    that spectrum at its first ``n_harmonics`` harmonics (linearly interpolated between bin
+    centres ``frequencies`` in Hz, ascending), weighted ``decay ** (h - 1)``; the best wins.
+    A silent note gives NaN. On the rendered held-out notes it agrees with the labelled pitch
+    within half a semitone for 97% of them (the misses are low bassoon and trombone notes read an
+    octave or a twelfth up).
+    """
+    salience, midi, silent = _pitch_salience(magnitude, frequencies, fmin, fmax, n_harmonics, decay, range_db,
+                                             step, frames)
     out = midi[salience.argmax(-1)].astype(np.float64)
+    out[silent] = np.nan
+    return out
+
+
+def pitch_clarity(magnitude: torch.Tensor, frequencies, fmin: float = 27.5, fmax: float = 2200.0,
+                  n_harmonics: int = 6, decay: float = 0.84, range_db: float = 60.0, step: float = 0.125,
+                  frames: int | None = None) -> np.ndarray:
+    """How clearly each note of ``[N, F, T]`` magnitudes has one pitch: the best subharmonic-summation
+    salience of :func:`estimate_pitch` (Hermes, 1988) over the median salience of all candidate
+    f0s. A harmonic note stands far above the other candidates; a flat (noise) spectrum scores
+    about 1. A silent note gives NaN."""
+    salience, _, silent = _pitch_salience(magnitude, frequencies, fmin, fmax, n_harmonics, decay, range_db,
+                                          step, frames)
+    out = salience.max(-1) / np.maximum(np.median(salience, -1), 1e-12)
     out[silent] = np.nan
     return out
 
