@@ -207,3 +207,28 @@ def fit_density(kind: str, z, **kwargs):
     if kind == "mixture":
         return CodeMixture.fit(z, **kwargs)
     raise ValueError(f"unknown density kind={kind!r}; choose one of {DENSITIES}")
+
+
+def density_state(density) -> dict:
+    """A fitted density as plain tensors (``torch.save``-able, loadable with ``weights_only=True``);
+    :func:`density_from_state` rebuilds it."""
+    if isinstance(density, StandardNormal):
+        return {"kind": "prior", "dim": torch.tensor(density.dim)}
+    if isinstance(density, CodeGaussian):
+        return {"kind": "gaussian", "mean": density.mean, "scale_tril": density.scale_tril}
+    if isinstance(density, CodeMixture):
+        return {"kind": "mixture", "weights": density.weights, "means": density.means,
+                "scale_trils": density.scale_trils}
+    raise TypeError(f"no saved form for a density of type {type(density).__name__}")
+
+
+def density_from_state(state: dict):
+    """Inverse of :func:`density_state`."""
+    kind = state.get("kind")
+    if kind == "prior":
+        return StandardNormal(int(state["dim"]))
+    if kind == "gaussian":
+        return CodeGaussian(state["mean"], state["scale_tril"])
+    if kind == "mixture":
+        return CodeMixture(state["weights"], state["means"], state["scale_trils"])
+    raise ValueError(f"unknown density kind={kind!r} in a saved state; expected one of {DENSITIES}")
