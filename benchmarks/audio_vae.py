@@ -18,6 +18,16 @@ whose decoded pitch matches the original's within half a semitone, and the accur
 instrument classifier (fitted on the training notes' magnitudes) on the decoded notes, next to
 its accuracy on the originals.
 
+(c) The generation table (``helpers.evaluation.generation``): for every run and every latent density
+(``--densities``: the prior N(0, I), a Gaussian and a Gaussian mixture fitted on the training
+codes), ``--generation`` generated notes scored by the 11-instrument judge of the same transform:
+in-class and noise shares, objectness, Fréchet distance to the held-out notes against the
+real-vs-real floor, pitch clarity and median spectral flatness against the recordings'.
+
+(d) Leave one SoundFont out (``--loso``): the chosen note model (the default preset over
+``--loso-transform``) trained on the training instruments of two SoundFonts and scored on the
+notes of the third, as in (a), with its training and held-out ELBO.
+
 (b) For each layout and transform, ``--updates`` slider updates of the explorer
 (``helpers.display.audio_explorer``) at random slider values: median and 95th percentile of
 decode + phase reconstruction of one second (the live setting), and of the whole update
@@ -41,7 +51,10 @@ import torch
 from helpers.benchmarking import machine_description
 from helpers.display.audio_explorer import audio_explorer, time_updates
 from helpers.evaluation.audio import InstrumentProbe, evaluate_reconstructions, recognisability, summarize
+from helpers.evaluation.generation import generation_table, real_reference
+from helpers.evaluation.judges import instrument_judge
 from helpers.latent.audio import data_codes
+from helpers.models.priors import DENSITIES
 from helpers.training.audio import prepare_audio_data, train_audio_vae
 from helpers.training.presets import audio_preset
 
@@ -61,6 +74,50 @@ def slider_latency(run, data, n_updates: int, seed: int = 0) -> dict:
     return time_updates(explorer, n_updates, seed=seed)
 
 
+def _toy_soundfonts(root: Path, names: list[str]) -> None:
+    """Give the toy set a ``metadata.csv`` whose ``soundfont`` column cycles through ``names``."""
+    import pandas as pd
+
+    if not names:
+        return
+    rel = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.wav"))
+    pd.DataFrame({"path": rel, "soundfont": [names[i % len(names)] for i in range(len(rel))]}).to_csv(
+        root / "metadata.csv", index=False)
+
+
+def leave_one_soundfont_out(soundfont: str, args, overrides: dict) -> dict:
+    """The chosen note model trained without ``soundfont``'s notes, scored on them (held-out ELBO
+    against training ELBO, reconstruction scores, pitch and instrument kept)."""
+    likelihood = args.likelihoods.split(",")[0]
+    config = audio_preset("note", args.loso_transform, likelihood, smoke=args.smoke, holdout_soundfont=soundfont,
+                          soundfonts=(), **overrides)
+    config = config.replace(name=f"{config.name}-without-{soundfont}")
+    data = prepare_audio_data(config.resolve(), progress=False)
+    run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data, progress=False)
+    val = data.part("val")
+    magnitude = data.magnitudes("val")
+    if args.max_val is not None:
+        magnitude, val = magnitude[:args.max_val], val.iloc[:args.max_val]
+    t = time.perf_counter()
+    metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter))
+    probe = InstrumentProbe(data.transform).fit(data.magnitudes("train"), data.part("train")["instrument"])
+    metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"], probe))
+    elbo = {k: _elbo(run.vae, data.examples(k)) for k in ("train", "val")}
+    return {"holdout_soundfont": soundfont, **run.summary(), "reused": run.reused,
+            "n_train": int((data.labels["part"] == "train").sum()), "n_val": len(magnitude),
+            "train_neg_elbo": round(-elbo["train"], 2), "val_neg_elbo": round(-elbo["val"], 2),
+            "val_over_train": round(elbo["val"] / elbo["train"], 3) if elbo["train"] else None,
+            **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
+
+
+@torch.no_grad()
+def _elbo(vae, x: torch.Tensor, batch_size: int = 64, seed: int = 0) -> float:
+    """Mean one-sample ELBO per example (nats) of ``x`` in eval mode, seeded."""
+    torch.manual_seed(seed)
+    total = sum(float(vae(x[i:i + batch_size])["elbo"].sum()) for i in range(0, len(x), batch_size))
+    return total / max(1, len(x))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="frame,note")
@@ -74,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--run-root", default=None, help="run folders (default $NOVELTY_RUNS_DIR or ./runs)")
     parser.add_argument("--no-reuse", action="store_true", help="train even when a finished run matches")
+    parser.add_argument("--generation", type=int, default=1000, help="generated notes per (run, density); 0: none")
+    parser.add_argument("--densities", default=",".join(DENSITIES))
+    parser.add_argument("--loso", default="musescore,timgm6mb,csoundgm",
+                        help="SoundFonts to leave out one at a time (empty: none)")
+    parser.add_argument("--loso-transform", default="nsgt")
     parser.add_argument("--smoke", action="store_true", help="tiny models on a toy note set (seconds)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
@@ -86,13 +148,25 @@ def main(argv: list[str] | None = None) -> int:
         from helpers.data.toy import write_toy_note_set
 
         tmp = tempfile.TemporaryDirectory()
-        root = write_toy_note_set(Path(tmp.name) / "notes", 22050, 22050, pitches=(60, 67), dynamics=("ff",))
+        root = write_toy_note_set(Path(tmp.name) / "notes", 22050, 22050, pitches=(57, 60, 64, 67, 72),
+                                  dynamics=("ff",))
+        _toy_soundfonts(root, args.loso.split(",") if args.loso else [])
         os.environ.setdefault("NOVELTY_DATA_DIR", str(Path(tmp.name) / "data"))  # spectra cache
         overrides = {"data_root": str(root)}
         args.run_root = args.run_root or str(Path(tmp.name) / "runs")
         args.n_iter, args.updates = min(args.n_iter, 4), min(args.updates, 5)
+        args.generation = min(args.generation, 20)
 
-    result = {"machine": machine(), "smoke": args.smoke, "n_iter_eval": args.n_iter, "runs": [], "latency": []}
+    result = {"machine": machine(), "smoke": args.smoke, "n_iter_eval": args.n_iter, "args": vars(args),
+              "runs": [], "latency": [], "generation": [], "leave_one_soundfont_out": []}
+    judges: dict = {}
+    references: dict = {}
+
+    def judge_of(transform):
+        if transform not in judges:
+            judges[transform] = instrument_judge(transform, unseen=False, smoke=args.smoke,
+                                                 root=overrides.get("data_root"), run_root=args.run_root)
+        return judges[transform]
     start_all = time.perf_counter()
     probes = {}
     prepared = {}
@@ -126,12 +200,34 @@ def main(argv: list[str] | None = None) -> int:
                        **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
                 result["runs"].append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
+                if args.generation:
+                    t = time.perf_counter()
+                    key = (model_kind, transform)
+                    if key not in references:
+                        references[key] = real_reference(judge_of(transform), magnitude, data.transform.frequencies())
+                    codes = data_codes(run.model, data, "train", per_note=model_kind == "note")
+                    label = f"{model_kind}/{decoder}/{transform}/{likelihood}"
+                    table = generation_table({label: (run.model, codes)}, {label: judge_of(transform)},
+                                             {label: references[key]},
+                                             kinds=args.densities.split(","), n=args.generation, progress=False)
+                    for gen_row in table.to_dict("records"):
+                        gen_row = {"model": model_kind, "decoder": decoder, "transform": transform,
+                                   "likelihood": row["likelihood"], "run": row["run"],
+                                   **{k: (round(v, 5) if isinstance(v, float) else v)
+                                      for k, v in gen_row.items() if k != "model"},
+                                   "seconds": round(time.perf_counter() - t, 1)}
+                        result["generation"].append(gen_row)
+                        print(json.dumps(gen_row, default=float), file=sys.stderr, flush=True)
                 latency_run = latency_run or run  # the decoders of all distributions cost the same
             lat = {"model": model_kind, "decoder": decoder, "transform": transform,
                    "likelihood": f"{latency_run.config.vae.likelihood}/{latency_run.config.vae.scale}",
                    **slider_latency(latency_run, data, args.updates)}
             result["latency"].append(lat)
             print(json.dumps(lat), file=sys.stderr, flush=True)
+    for soundfont in [s for s in args.loso.split(",") if s]:
+        row = leave_one_soundfont_out(soundfont, args, overrides)
+        result["leave_one_soundfont_out"].append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
     result["total_s"] = round(time.perf_counter() - start_all, 1)
     text = json.dumps(result, indent=2)
     print(text)

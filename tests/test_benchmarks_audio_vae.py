@@ -32,3 +32,11 @@ def test_benchmark_smoke_writes_json(tmp_path):
     assert len(result["latency"]) == 6
     for lat in result["latency"]:
         assert lat["decode_and_phase_ms_median"] > 0 and lat["update_ms_p95"] >= lat["update_ms_median"]
+    gen = {(g["model"], g["decoder"], g["transform"], g["likelihood"], g["density"]) for g in result["generation"]}
+    assert gen == {(*r, d) for r in runs for d in ("prior", "gaussian", "mixture")}
+    for g in result["generation"]:
+        assert 0 <= g["in_class"] <= 1 and 0 <= g["noise"] <= 1 and g["frechet_floor"] >= 0 and g["n"] > 0
+    loso = result["leave_one_soundfont_out"]
+    assert [r["holdout_soundfont"] for r in loso] == ["musescore", "timgm6mb", "csoundgm"]
+    for r in loso:
+        assert r["n_val"] > 0 and r["audio_sc"] >= 0 and r["val_neg_elbo"] == r["val_neg_elbo"]

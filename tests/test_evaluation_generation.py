@@ -113,3 +113,21 @@ def test_generation_table_has_one_row_per_model_and_density(transform):
     assert table.loc[table.density == "mixture", "n_components"].notna().all()
     with pytest.raises(KeyError, match="no judge"):
         generation_table(models, {"note": judge}, {"note": ref}, n=4)
+
+
+def test_target_checks_and_description_read_the_values():
+    import pandas as pd
+
+    from helpers.evaluation.generation import describe_generation, target_checks
+
+    good = {"in_class": 0.9, "noise": 0.05, "flatness_ratio": 2.0, "frechet_ratio": 1.5}
+    assert all(target_checks(good).values())
+    bad = target_checks({**good, "in_class": 0.5, "frechet_ratio": 4.0})
+    assert bad == {"in_class": False, "noise": True, "flatness_ratio": True, "frechet_ratio": False}
+    with pytest.raises(KeyError, match="noise"):
+        target_checks({"in_class": 1.0})
+    rows = [{"model": "note", "density": d, "pitch_clarity": 0.5, "pitch_clarity_recordings": 0.98,
+             "flatness": 0.1, **good, "in_class": v} for d, v in (("prior", 0.1), ("mixture", 0.85))]
+    text = describe_generation(pd.DataFrame(rows))
+    assert "the mixture are the most often in-class (85%" in text and "the prior 10%" in text
+    assert "missed" not in text

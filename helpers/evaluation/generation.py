@@ -128,11 +128,16 @@ def generation_scores(magnitude: torch.Tensor, judge, reference: RealReference, 
 
 def fit_densities(codes: torch.Tensor, kinds=DENSITIES, max_codes: int = 20000, seed: int = 0) -> dict:
     """``{kind: density}`` fitted on training codes ``[N, D]`` (at most ``max_codes`` of them, a
-    seeded random subset: the frame model has one code per frame)."""
+    seeded random subset: the frame model has one code per frame). With too few codes to choose
+    a mixture's size on held-out codes (fewer than ``4 (D + 1)``), the mixture has one component."""
     codes = torch.as_tensor(codes, dtype=torch.float32)
     if len(codes) > max_codes:
         codes = codes[torch.randperm(len(codes), generator=torch.Generator().manual_seed(seed))[:max_codes]]
-    return {kind: fit_density(kind, codes) for kind in kinds}
+    out = {}
+    for kind in kinds:
+        kwargs = {"n_components": 1} if kind == "mixture" and len(codes) < 4 * (codes.shape[1] + 1) else {}
+        out[kind] = fit_density(kind, codes, **kwargs)
+    return out
 
 
 def generation_table(models: dict, judges: dict, references: dict, kinds=DENSITIES, n: int = 1000,
@@ -163,3 +168,40 @@ def generation_table(models: dict, judges: dict, references: dict, kinds=DENSITI
         rows.append({"model": name, "density": kind, "n_components": getattr(density, "n_components", None),
                      **generation_scores(mags, judges[name], references[name], model.transform.frequencies())})
     return pd.DataFrame(rows)
+
+
+#: the issue's targets for the samples of the chosen note model: (key, comparison, bound)
+TARGETS = (("in_class", ">=", 0.8), ("noise", "<=", 0.1), ("flatness_ratio", "<=", 5.0), ("frechet_ratio", "<=", 3.0))
+
+
+def target_checks(row: dict, targets=TARGETS) -> dict[str, bool]:
+    """``{key: met}`` for every target ``(key, ">=" or "<=", bound)`` on one row of the table."""
+    out = {}
+    for key, op, bound in targets:
+        if key not in row:
+            raise KeyError(f"the row has no {key!r}; it has {sorted(row)}")
+        out[key] = bool(row[key] >= bound) if op == ">=" else bool(row[key] <= bound)
+    return out
+
+
+def describe_generation(table: pd.DataFrame, targets=TARGETS) -> str:
+    """A Markdown list: per model, the density whose samples are most often in-class, its measured
+    shares, flatness and Fréchet ratios, and which targets it meets; every number read off ``table``."""
+    if table.empty:
+        raise ValueError("the generation table is empty")
+    lines = []
+    for name, rows in table.groupby("model", sort=False):
+        best = rows.loc[rows["in_class"].idxmax()]
+        worst = rows.loc[rows["in_class"].idxmin()]
+        checks = target_checks(best.to_dict(), targets)
+        met = [k for k, ok in checks.items() if ok]
+        missed = [k for k, ok in checks.items() if not ok]
+        lines.append(
+            f"- **{name}**: samples of the {best.density} are the most often in-class "
+            f"({100 * best.in_class:.0f}% at 0.9, noise {100 * best.noise:.0f}%; the {worst.density} "
+            f"{100 * worst.in_class:.0f}% and {100 * worst.noise:.0f}%). Their median flatness is "
+            f"{best.flatness_ratio:.1f} times the recordings', their Fréchet distance {best.frechet_ratio:.1f} "
+            f"times the real-vs-real floor, {100 * best.pitch_clarity:.0f}% have a clear pitch "
+            f"(recordings {100 * best.pitch_clarity_recordings:.0f}%). Targets met: "
+            f"{', '.join(met) if met else 'none'}" + (f"; missed: {', '.join(missed)}." if missed else "."))
+    return "\n".join(lines)
