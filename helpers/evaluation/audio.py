@@ -57,10 +57,19 @@ def _reanalysed(transform, magnitude: torch.Tensor, n_iter: int | None, batch_si
     return transform.analyze(wave)
 
 
+def common_transform():
+    """The one STFT domain every audio model is scored in after phase reconstruction (the default
+    :class:`~helpers.audio.transform.STFTConfig`: 22050 Hz, as in notebook 02's comparisons)."""
+    from helpers.audio.transform import STFTConfig, build_transform
+
+    return build_transform(STFTConfig())
+
+
 @torch.no_grad()
 def evaluate_reconstructions(model, magnitude: torch.Tensor, n_iter: int | None = 32, batch_size: int = 16,
                              audio: bool = True, oracle: bool = True,
-                             dynamic_range_db: float = 80.0, progress: bool = False) -> pd.DataFrame:
+                             dynamic_range_db: float = 80.0, progress: bool = False,
+                             waves: torch.Tensor | None = None, common=None) -> pd.DataFrame:
     """One row per note: ``mag_sc``, ``mag_lsd`` (decoded magnitudes), ``audio_sc``, ``audio_lsd``
     (decoded, phase-reconstructed with ``n_iter`` Griffin-Lim iterations and analysed again),
     and the floors ``oracle_sc``/``oracle_lsd`` (the original magnitude through the same phase
@@ -68,15 +77,23 @@ def evaluate_reconstructions(model, magnitude: torch.Tensor, n_iter: int | None 
 
     ``model`` is an :class:`~helpers.models.audio.AudioVAE`; ``magnitude`` ``[N, F, T]`` are
     full-resolution magnitudes of whole notes (e.g. ``AudioData.magnitudes("val")``).
+
+    With the recordings ``waves [N, n]`` and a ``common`` transform (:func:`common_transform`),
+    also ``common_sc``/``common_lsd``: the phase-reconstructed sound and the recording both
+    analysed by that one transform, so that models over different transforms compare on one
+    yardstick (and ``common_oracle_*``, the original magnitude's phase reconstruction there).
     """
     magnitude = torch.as_tensor(magnitude, dtype=torch.float32)
     transform = model.transform
     length = model.n_samples
     rows: dict[str, torch.Tensor] = {}
 
-    def add(prefix, estimate):
-        for k, v in magnitude_metrics(magnitude, estimate, dynamic_range_db).items():
+    def add_to(prefix, reference, estimate):
+        for k, v in magnitude_metrics(reference, estimate, dynamic_range_db).items():
             rows[f"{prefix}_{k}"] = v
+
+    def add(prefix, estimate):
+        add_to(prefix, magnitude, estimate)
 
     recon = torch.cat([model.reconstruct(magnitude[i:i + 64]) for i in range(0, len(magnitude), 64)])
     add("mag", recon)
@@ -84,10 +101,23 @@ def evaluate_reconstructions(model, magnitude: torch.Tensor, n_iter: int | None 
         scaled = transform.scale(magnitude)
         add("pool", transform.unscale(unpool_time(pool_time(scaled, model.time_pool), magnitude.shape[-1])))
     if audio:
-        add("audio", _reanalysed(transform, recon, n_iter, batch_size, length, progress, "decoded notes to sound"))
+        both = waves is not None and common is not None
+        if both:
+            waves = torch.as_tensor(waves, dtype=torch.float32)
+            if len(waves) != len(magnitude):
+                raise ValueError(f"waves: {len(waves)} recordings for {len(magnitude)} magnitudes")
+            reference = common.analyze(waves[..., :length])
+        wave = resynthesize(transform, recon, n_iter, batch_size, length, progress=progress,
+                            desc="decoded notes to sound")
+        add("audio", transform.analyze(wave))
+        if both:
+            add_to("common", reference, common.analyze(wave))
         if oracle:
-            add("oracle", _reanalysed(transform, magnitude, n_iter, batch_size, length, progress,
-                                      "original notes to sound"))
+            wave = resynthesize(transform, magnitude, n_iter, batch_size, length, progress=progress,
+                                desc="original notes to sound")
+            add("oracle", transform.analyze(wave))
+            if both:
+                add_to("common_oracle", reference, common.analyze(wave))
     return pd.DataFrame({k: v.numpy().astype(np.float64) for k, v in rows.items()})
 
 
@@ -125,14 +155,18 @@ def spread_rows(n: int, k: int | None) -> np.ndarray:
 
 
 def evaluate_run(model, magnitude: torch.Tensor, n_audio: int | None = None, n_iter: int | None = 32,
-                 batch_size: int = 16, progress: bool = False) -> dict[str, float]:
+                 batch_size: int = 16, progress: bool = False, waves: torch.Tensor | None = None,
+                 common=None) -> dict[str, float]:
     """Mean held-out scores of a model: magnitude scores over every note of ``magnitude``; sound
-    scores (and their oracle floor) over ``n_audio`` of them, evenly spread (all when None)."""
+    scores (and their oracle floor) over ``n_audio`` of them, evenly spread (all when None); with
+    the recordings ``waves`` (one per note of ``magnitude``) and a ``common`` transform, also the
+    scores of the sound in that common domain (see :func:`evaluate_reconstructions`)."""
     out = summarize(evaluate_reconstructions(model, magnitude, audio=False))
     rows = spread_rows(len(magnitude), n_audio)
-    table = evaluate_reconstructions(model, magnitude[torch.from_numpy(rows)], n_iter=n_iter, batch_size=batch_size,
-                                     progress=progress)
-    out.update({k: v for k, v in summarize(table).items() if k.startswith(("audio", "oracle"))})
+    picked = torch.from_numpy(rows)
+    table = evaluate_reconstructions(model, magnitude[picked], n_iter=n_iter, batch_size=batch_size,
+                                     progress=progress, waves=None if waves is None else waves[picked], common=common)
+    out.update({k: v for k, v in summarize(table).items() if k.startswith(("audio", "oracle", "common"))})
     out["n_notes"], out["n_audio_notes"] = len(magnitude), len(rows)
     return out
 
