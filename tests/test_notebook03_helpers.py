@@ -197,3 +197,13 @@ def test_plot_scores_draws_every_run_and_the_floors():
     fig = plot_scores(table)
     assert len(fig.axes) == 2 and [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["frame\nstft\ngaussian"] * 2
     assert [p.get_height() for p in fig.axes[0].patches[:2]] == [0.3, 0.3]
+
+
+def test_train_val_gap_reads_the_kept_epoch():
+    history = [{"epoch": 1, "train_elbo": -100.0, "val_elbo": -120.0},
+               {"epoch": 2, "train_elbo": -50.0, "val_elbo": -90.0},
+               {"epoch": 3, "train_elbo": -40.0, "val_elbo": -95.0}]
+    gap = ev.train_val_gap(history)
+    assert gap == {"train": 50.0, "val": 90.0, "ratio": 1.8, "epoch": 2}
+    with pytest.raises(ValueError, match="val_elbo"):
+        ev.train_val_gap([{"epoch": 1, "train_elbo": -1.0}])

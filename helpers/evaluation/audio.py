@@ -543,3 +543,15 @@ def unseen_summary(per_model: dict, held_out: dict, held_name: str = "(held-out 
     pitch.loc[held_name] = pd.Series({m: v[1] for m, v in held_out.items()})
     heard = (ood["heard_as"] + " (" + (100 * ood["heard_as_share"]).round().astype(int).astype(str) + "%)").unstack(0)
     return sc, pitch, heard
+
+
+def train_val_gap(history: list[dict]) -> dict[str, float]:
+    """Training against held-out loss at the kept epoch (the best held-out ELBO, as ``best.pt``):
+    ``train`` and ``val`` negative ELBO per example (nats), ``ratio`` = val / train (1: no gap;
+    only meaningful when both are positive) and that ``epoch``."""
+    rows = [h for h in history if "val_elbo" in h and "train_elbo" in h]
+    if not rows:
+        raise ValueError("the history has no epoch with both train_elbo and val_elbo")
+    best = max(rows, key=lambda h: h["val_elbo"])
+    train, val = -float(best["train_elbo"]), -float(best["val_elbo"])
+    return {"train": train, "val": val, "ratio": val / train if train else float("nan"), "epoch": int(best["epoch"])}

@@ -157,7 +157,7 @@ class AudioExperimentConfig(Config):
         self.unseen_root = None if self.unseen_root is None else str(self.unseen_root)
         if self.frame_stride < 1 or self.time_pool < 1:
             raise ValueError("frame_stride and time_pool must be >= 1")
-        from helpers.models.priors import DENSITIES
+        from helpers.models.priors import ALL_DENSITIES as DENSITIES
 
         if self.sample_density not in DENSITIES:
             raise ValueError(f"sample_density={self.sample_density!r}: expected one of {DENSITIES}")
