@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loso", default="musescore,timgm6mb,csoundgm",
                         help="SoundFonts to leave out one at a time (empty: none)")
     parser.add_argument("--loso-transform", default="nsgt")
+    parser.add_argument("--time-budget-min", type=float, default=None,
+                        help="replace the presets' time budget (their safety net on a busy machine), minutes")
     parser.add_argument("--smoke", action="store_true", help="tiny models on a toy note set (seconds)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
@@ -157,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         args.n_iter, args.updates = min(args.n_iter, 4), min(args.updates, 5)
         args.generation = min(args.generation, 20)
 
+    if args.time_budget_min is not None and not args.smoke:
+        overrides["time_budget_min"] = args.time_budget_min
     result = {"machine": machine(), "smoke": args.smoke, "n_iter_eval": args.n_iter, "args": vars(args),
               "runs": [], "latency": [], "generation": [], "leave_one_soundfont_out": []}
     judges: dict = {}
