@@ -54,7 +54,7 @@ from helpers.evaluation.audio import InstrumentProbe, evaluate_reconstructions, 
 from helpers.evaluation.generation import generation_table, real_reference
 from helpers.evaluation.judges import instrument_judge
 from helpers.latent.audio import data_codes
-from helpers.models.priors import DENSITIES
+from helpers.models.priors import ALL_DENSITIES
 from helpers.training.audio import prepare_audio_data, train_audio_vae
 from helpers.training.presets import audio_preset
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-root", default=None, help="run folders (default $NOVELTY_RUNS_DIR or ./runs)")
     parser.add_argument("--no-reuse", action="store_true", help="train even when a finished run matches")
     parser.add_argument("--generation", type=int, default=1000, help="generated notes per (run, density); 0: none")
-    parser.add_argument("--densities", default=",".join(DENSITIES))
+    parser.add_argument("--densities", default=",".join(ALL_DENSITIES))
     parser.add_argument("--loso", default="musescore,timgm6mb,csoundgm",
                         help="SoundFonts to leave out one at a time (empty: none)")
     parser.add_argument("--loso-transform", default="nsgt")

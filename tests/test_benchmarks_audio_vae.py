@@ -33,7 +33,7 @@ def test_benchmark_smoke_writes_json(tmp_path):
     for lat in result["latency"]:
         assert lat["decode_and_phase_ms_median"] > 0 and lat["update_ms_p95"] >= lat["update_ms_median"]
     gen = {(g["model"], g["decoder"], g["transform"], g["likelihood"], g["density"]) for g in result["generation"]}
-    assert gen == {(*r, d) for r in runs for d in ("prior", "gaussian", "mixture")}
+    assert gen == {(*r, d) for r in runs for d in ("prior", "gaussian", "mixture", "kde")}
     for g in result["generation"]:
         assert 0 <= g["in_class"] <= 1 and 0 <= g["noise"] <= 1 and g["frechet_floor"] >= 0 and g["n"] > 0
     loso = result["leave_one_soundfont_out"]

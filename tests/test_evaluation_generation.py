@@ -108,7 +108,7 @@ def test_generation_table_has_one_row_per_model_and_density(transform):
               for name, kind in (("note", "note"), ("frame", "frame"))}
     table = generation_table(models, {k: judge for k in models}, {k: ref for k in models}, n=20, progress=False,
                              densities={"note": fit_densities(models["note"][1], ("prior",))})
-    assert list(zip(table.model, table.density)) == [(m, d) for m in models for d in ("prior", "gaussian", "mixture")]
+    assert list(zip(table.model, table.density)) == [(m, d) for m in models for d in ("prior", "gaussian", "mixture", "kde")]
     assert set(GENERATION_KEYS) <= set(table.columns) and (table["n"] == 20).all()
     assert table.loc[table.density == "mixture", "n_components"].notna().all()
     with pytest.raises(KeyError, match="no judge"):

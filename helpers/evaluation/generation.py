@@ -1,7 +1,7 @@
 """Are an audio model's samples notes? One table row per (model, latent density).
 
 For a trained :class:`~helpers.models.audio.AudioVAE` and a density over its codes (the prior
-N(0, I), or a Gaussian or Gaussian mixture fitted to the training codes, see
+N(0, I), or a Gaussian, a Gaussian mixture or a kernel density fitted to the training codes, see
 :mod:`helpers.models.priors`), ``n`` codes are drawn and decoded to magnitudes, then scored by an
 instrument judge of the same transform (:func:`helpers.evaluation.judges.instrument_judge`):
 
@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from helpers.evaluation.audio import pitch_clarity, spectral_flatness
 from helpers.evaluation.novelty import frechet_distance, measure
-from helpers.models.priors import DENSITIES, fit_density
+from helpers.models.priors import ALL_DENSITIES, fit_density
 
 #: clarity ratio above which a note counts as having a confident pitch: a flat (noise) spectrum
 #: scores about 1, the held-out rendered notes a median of several (see :func:`pitch_clarity`)
@@ -126,21 +126,24 @@ def generation_scores(magnitude: torch.Tensor, judge, reference: RealReference, 
             "flatness_ratio": flat / max(reference.flatness, 1e-12)}
 
 
-def fit_densities(codes: torch.Tensor, kinds=DENSITIES, max_codes: int = 20000, seed: int = 0) -> dict:
+def fit_densities(codes: torch.Tensor, kinds=ALL_DENSITIES, max_codes: int = 20000, seed: int = 0) -> dict:
     """``{kind: density}`` fitted on training codes ``[N, D]`` (at most ``max_codes`` of them, a
     seeded random subset: the frame model has one code per frame). With too few codes to choose
-    a mixture's size on held-out codes (fewer than ``4 (D + 1)``), the mixture has one component."""
+    a mixture's size on held-out codes (fewer than ``4 (D + 1)``), the mixture has one component
+    and the kernel density a bandwidth of 0.3."""
     codes = torch.as_tensor(codes, dtype=torch.float32)
     if len(codes) > max_codes:
         codes = codes[torch.randperm(len(codes), generator=torch.Generator().manual_seed(seed))[:max_codes]]
     out = {}
     for kind in kinds:
-        kwargs = {"n_components": 1} if kind == "mixture" and len(codes) < 4 * (codes.shape[1] + 1) else {}
+        few = len(codes) < 4 * (codes.shape[1] + 1)
+        kwargs = {"n_components": 1} if kind == "mixture" and few else {"bandwidths": (0.3,)} if kind == "kde" and few \
+            else {}
         out[kind] = fit_density(kind, codes, **kwargs)
     return out
 
 
-def generation_table(models: dict, judges: dict, references: dict, kinds=DENSITIES, n: int = 1000,
+def generation_table(models: dict, judges: dict, references: dict, kinds=ALL_DENSITIES, n: int = 1000,
                      seed: int = 0, densities: dict | None = None, progress: bool = True) -> pd.DataFrame:
     """One row per (model, density): ``model``, ``density``, ``n_components`` (mixtures) and the
     :data:`GENERATION_KEYS`.
@@ -149,7 +152,7 @@ def generation_table(models: dict, judges: dict, references: dict, kinds=DENSITI
         models: ``{name: (AudioVAE, training codes [N, D])}``.
         judges, references: ``{name: Judge}`` and ``{name: RealReference}`` for the same names
             (the judge and the real notes of each model's transform).
-        kinds: densities to fit on the codes (:data:`helpers.models.priors.DENSITIES`).
+        kinds: densities to fit on the codes (:data:`helpers.models.priors.ALL_DENSITIES`).
         n: generated notes per row (1000 in the tables of the notebooks and the benchmark).
         densities: ``{name: {kind: density}}`` already fitted (skips the fitting of those names).
     """
