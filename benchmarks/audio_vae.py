@@ -11,7 +11,8 @@ trained on the training instruments (or its finished run is reused: same config,
 under ``--run-root``), then scored on the held-out 10% of their notes
 (``helpers.evaluation.audio.evaluate_reconstructions``): spectral convergence and log-spectral
 distance of the decoded magnitudes, and of the sound after phase reconstruction
-(``--n-iter`` Griffin-Lim iterations) analysed again; plus the floors of the phase
+(``--n-iter`` Griffin-Lim iterations) analysed again, by the model's transform and by one common
+STFT for every model (``common_*``, against the recording); plus the floors of the phase
 reconstruction alone (oracle) and of the note model's time pooling. And whether the
 reconstructions are heard as the same note (``recognisability``): the share of held-out notes
 whose decoded pitch matches the original's within half a semitone, and the accuracy of a linear
@@ -50,7 +51,8 @@ import torch
 
 from helpers.benchmarking import machine_description
 from helpers.display.audio_explorer import audio_explorer, time_updates
-from helpers.evaluation.audio import InstrumentProbe, evaluate_reconstructions, recognisability, summarize
+from helpers.evaluation.audio import (InstrumentProbe, common_transform, evaluate_reconstructions, recognisability,
+                                      summarize)
 from helpers.evaluation.generation import generation_table, real_reference
 from helpers.evaluation.judges import instrument_judge
 from helpers.latent.audio import data_codes
@@ -99,15 +101,25 @@ def leave_one_soundfont_out(soundfont: str, args, overrides: dict) -> dict:
     if args.max_val is not None:
         magnitude, val = magnitude[:args.max_val], val.iloc[:args.max_val]
     t = time.perf_counter()
-    metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter))
+    metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter,
+                                                 waves=data.waves("val", range(len(magnitude))), common=common_transform()))
     probe = InstrumentProbe(data.transform).fit(data.magnitudes("train"), data.part("train")["instrument"])
     metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"], probe))
-    elbo = {k: _elbo(run.vae, data.examples(k)) for k in ("train", "val")}
     return {"holdout_soundfont": soundfont, **run.summary(), "reused": run.reused,
-            "n_train": int((data.labels["part"] == "train").sum()), "n_val": len(magnitude),
-            "train_neg_elbo": round(-elbo["train"], 2), "val_neg_elbo": round(-elbo["val"], 2),
-            "val_over_train": round(elbo["val"] / elbo["train"], 3) if elbo["train"] else None,
+            "n_train": int((data.labels["part"] == "train").sum()), "n_val": len(magnitude), **_losses(run, data),
             **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
+
+
+def _losses(run, data, max_examples: int = 2000) -> dict:
+    """Negative ELBO per example (nats, eval mode) of the served weights on training and held-out
+    examples (at most ``max_examples`` of each, evenly spread), their ratio, and the epoch kept."""
+    elbo = {}
+    for part in ("train", "val"):
+        x = data.examples(part)
+        elbo[part] = _elbo(run.vae, x[::max(1, -(-len(x) // max_examples))])
+    kept = max(run.history, key=lambda h: h.get("val_elbo", -float("inf")))["epoch"] if run.history else None
+    return {"kept_epoch": kept, "train_neg_elbo": round(-elbo["train"], 2), "val_neg_elbo": round(-elbo["val"], 2),
+            "val_over_train": round(elbo["val"] / elbo["train"], 3) if elbo["train"] else None}
 
 
 @torch.no_grad()
@@ -188,19 +200,21 @@ def main(argv: list[str] | None = None) -> int:
                     magnitude = data.magnitudes("val")
                     if args.max_val is not None:
                         magnitude, val = magnitude[:args.max_val], val.iloc[:args.max_val]
-                    prepared[model_kind, transform] = data, magnitude, val
+                    waves = data.waves("val", range(len(magnitude)))
+                    prepared[model_kind, transform] = data, magnitude, val, waves
                     if transform not in probes:
                         probes[transform] = InstrumentProbe(data.transform).fit(
                             data.magnitudes("train"), data.part("train")["instrument"])
-                data, magnitude, val = prepared[model_kind, transform]
+                data, magnitude, val, waves = prepared[model_kind, transform]
                 run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data,
                                       progress=False)
                 t = time.perf_counter()
-                metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter))
+                metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter, waves=waves,
+                                                             common=common_transform()))
                 metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"],
                                                probes[transform]))
                 row = {**run.summary(), "decoder": decoder, "architecture": config.vae.architecture,
-                       "reused": run.reused, "n_val": len(magnitude),
+                       "reused": run.reused, "n_val": len(magnitude), **_losses(run, data),
                        **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
                 result["runs"].append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)

@@ -25,7 +25,7 @@ def test_benchmark_smoke_writes_json(tmp_path):
     assert runs == {(m, dec, t, f"{d}/per_feature") for m, dec in (("frame", "mlp"), ("note", "frames"), ("note", "conv"))
                     for t in ("stft", "nsgt") for d in ("gaussian", "laplace")}
     for row in result["runs"]:
-        for key in ("mag_sc", "mag_lsd", "audio_sc", "audio_lsd", "oracle_sc", "train_s"):
+        for key in ("mag_sc", "mag_lsd", "audio_sc", "audio_lsd", "oracle_sc", "common_sc", "common_oracle_sc", "train_s"):
             assert row[key] >= 0, (key, row)
         for key in ("pitch_agreement", "instrument_acc_recon"):
             assert 0 <= row[key] <= 1, (key, row)
@@ -40,3 +40,5 @@ def test_benchmark_smoke_writes_json(tmp_path):
     assert [r["holdout_soundfont"] for r in loso] == ["musescore", "timgm6mb", "csoundgm"]
     for r in loso:
         assert r["n_val"] > 0 and r["audio_sc"] >= 0 and r["val_neg_elbo"] == r["val_neg_elbo"]
+    for r in result["runs"] + loso:
+        assert r["kept_epoch"] >= 1 and r["val_over_train"] == r["val_over_train"]
