@@ -3,6 +3,7 @@ training times, and the latency of one slider update of the latent explorer.
 
     python benchmarks/audio_vae.py                      # the notebook 03 set-ups (~15 minutes)
     python benchmarks/audio_vae.py --smoke --out /tmp/x.json   # seconds: a toy note set, tiny models
+    python benchmarks/audio_vae.py --combine a.json b.json      # one file from parts run side by side
 
 (a) For each layout ("frame", "note"; the note model with each of its decoders, the frame-wise
 MLP and the transposed convolutions), transform ("stft", "nsgt") and distribution ("gaussian",
@@ -151,8 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-budget-min", type=float, default=None,
                         help="replace the presets' time budget (their safety net on a busy machine), minutes")
     parser.add_argument("--smoke", action="store_true", help="tiny models on a toy note set (seconds)")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="write one result from the results of parallel invocations (e.g. --loso '' and "
+                             "--models ''), nothing is run")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
+    if args.combine:
+        return _write(combine_results([json.loads(Path(p).read_text()) for p in args.combine]), args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -186,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     start_all = time.perf_counter()
     probes = {}
     prepared = {}
-    variants = [(m, d) for m in args.models.split(",")
+    variants = [(m, d) for m in args.models.split(",") if m
                 for d in (args.note_decoders.split(",") if m == "note" else ["mlp"])]
     for model_kind, decoder in variants:
         for transform in args.transforms.split(","):
@@ -247,13 +253,37 @@ def main(argv: list[str] | None = None) -> int:
         result["leave_one_soundfont_out"].append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     result["total_s"] = round(time.perf_counter() - start_all, 1)
-    text = json.dumps(result, indent=2)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    _write(result, args.out)
     if tmp is not None:
         tmp.cleanup()
+    return 0
+
+
+LISTS = ("runs", "latency", "generation", "leave_one_soundfont_out")
+
+
+def combine_results(parts: list[dict]) -> dict:
+    """One result from the results of invocations run side by side: the lists of every part
+    concatenated, the machine and settings of the first, each part's settings and time kept."""
+    if not parts:
+        raise ValueError("nothing to combine")
+    out = {k: v for k, v in parts[0].items() if k not in LISTS}
+    for key in LISTS:
+        out[key] = [row for part in parts for row in part.get(key, [])]
+    out["parts"] = [{"args": part.get("args"), "total_s": part.get("total_s")} for part in parts]
+    out["total_s"] = max(float(part.get("total_s", 0.0)) for part in parts)
+    return out
+
+
+def _write(result: dict, path) -> int:
+    """Print the JSON and write it to ``path`` (atomically)."""
+    from helpers.data.fetch_utils import atomic_write_bytes
+
+    text = json.dumps(result, indent=2)
+    print(text)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, (text + "\n").encode())
     return 0
 
 

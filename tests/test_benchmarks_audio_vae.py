@@ -42,3 +42,22 @@ def test_benchmark_smoke_writes_json(tmp_path):
         assert r["n_val"] > 0 and r["audio_sc"] >= 0 and r["val_neg_elbo"] == r["val_neg_elbo"]
     for r in result["runs"] + loso:
         assert r["kept_epoch"] >= 1 and r["val_over_train"] == r["val_over_train"]
+
+
+def test_combine_joins_the_lists_of_parallel_parts(tmp_path):
+    a = {"machine": {"cores": 2}, "smoke": False, "runs": [{"x": 1}], "latency": [], "generation": [{"g": 1}],
+         "leave_one_soundfont_out": [], "args": {"loso": ""}, "total_s": 10.0}
+    b = {"machine": {"cores": 2}, "smoke": False, "runs": [], "latency": [], "generation": [],
+         "leave_one_soundfont_out": [{"holdout_soundfont": "musescore"}], "args": {"models": ""}, "total_s": 30.0}
+    paths = []
+    for name, part in (("a", a), ("b", b)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(part))
+    out = tmp_path / "all.json"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--combine", *map(str, paths), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["runs"] == [{"x": 1}] and result["generation"] == [{"g": 1}]
+    assert result["leave_one_soundfont_out"] == [{"holdout_soundfont": "musescore"}]
+    assert result["total_s"] == 30.0 and [p["args"] for p in result["parts"]] == [{"loso": ""}, {"models": ""}]
