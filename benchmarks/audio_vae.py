@@ -95,6 +95,8 @@ def leave_one_soundfont_out(soundfont: str, args, overrides: dict) -> dict:
     config = audio_preset("note", args.loso_transform, likelihood, smoke=args.smoke, holdout_soundfont=soundfont,
                           soundfonts=(), **overrides)
     config = config.replace(name=f"{config.name}-without-{soundfont}")
+    if args.loso_epochs and not args.smoke:
+        config = config.replace(trainer=config.trainer.replace(n_epochs=args.loso_epochs))
     data = prepare_audio_data(config.resolve(), progress=False)
     run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data, progress=False)
     val = data.part("val")
@@ -149,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loso", default="musescore,timgm6mb,csoundgm",
                         help="SoundFonts to leave out one at a time (empty: none)")
     parser.add_argument("--loso-transform", default="nsgt")
+    parser.add_argument("--loso-epochs", type=int, default=None,
+                        help="epochs of the leave-one-SoundFont-out models (default: the preset's)")
     parser.add_argument("--time-budget-min", type=float, default=None,
                         help="replace the presets' time budget (their safety net on a busy machine), minutes")
     parser.add_argument("--smoke", action="store_true", help="tiny models on a toy note set (seconds)")

@@ -126,7 +126,7 @@ def generation_scores(magnitude: torch.Tensor, judge, reference: RealReference, 
             "flatness_ratio": flat / max(reference.flatness, 1e-12)}
 
 
-def fit_densities(codes: torch.Tensor, kinds=ALL_DENSITIES, max_codes: int = 20000, seed: int = 0) -> dict:
+def fit_densities(codes: torch.Tensor, kinds=ALL_DENSITIES, max_codes: int = 5000, seed: int = 0) -> dict:
     """``{kind: density}`` fitted on training codes ``[N, D]`` (at most ``max_codes`` of them, a
     seeded random subset: the frame model has one code per frame). With too few codes to choose
     a mixture's size on held-out codes (fewer than ``4 (D + 1)``), the mixture has one component
