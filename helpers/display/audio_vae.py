@@ -164,7 +164,8 @@ def plot_generation(table: pd.DataFrame):
         ax.set_xticks(x, names, fontsize=7)
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
-    fig.suptitle("Generated notes (1000 per bar) under the 11-instrument judge")
+    per_bar = f"{int(table['n'].iloc[0])} per bar, " if "n" in table else ""
+    fig.suptitle(f"Generated notes ({per_bar}scored by the instrument judge of their transform)")
     fig.tight_layout()
     plt.close(fig)
     return fig
