@@ -207,3 +207,21 @@ def test_train_val_gap_reads_the_kept_epoch():
     assert gap == {"train": 50.0, "val": 90.0, "ratio": 1.8, "epoch": 2}
     with pytest.raises(ValueError, match="val_elbo"):
         ev.train_val_gap([{"epoch": 1, "train_elbo": -1.0}])
+
+
+def test_curves_and_generation_figures_have_one_panel_per_run_and_measure():
+    from types import SimpleNamespace
+
+    from helpers.display.audio_vae import plot_curves, plot_generation
+
+    history = [{"epoch": e, "train_elbo": -100.0 / e, "val_elbo": -120.0 / e ** 0.5} for e in range(1, 6)]
+    fig = plot_curves({"a": SimpleNamespace(history=history), "b": SimpleNamespace(history=history[:2])})
+    axes = [ax for ax in fig.axes if ax.has_data()]
+    assert len(axes) == 2 and axes[0].get_ylabel().startswith("-ELBO")
+    assert len(axes[0].lines) == 3  # training, held-out, the kept epoch
+    with pytest.raises(ValueError, match="no runs"):
+        plot_curves({})
+    table = pd.DataFrame([{"model": "m", "density": d, "n": 10, "in_class": 0.5, "noise": 0.2, "flatness_ratio": 3.0,
+                           "frechet_ratio": 2.0} for d in ("prior", "kde")])
+    fig = plot_generation(table)
+    assert len(fig.axes) == 4 and "10 per bar" in fig._suptitle.get_text()
