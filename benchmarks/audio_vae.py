@@ -53,7 +53,7 @@ import torch
 from helpers.benchmarking import machine_description
 from helpers.display.audio_explorer import audio_explorer, time_updates
 from helpers.evaluation.audio import (InstrumentProbe, common_transform, evaluate_reconstructions, recognisability,
-                                      summarize)
+                                      spread_rows, summarize)
 from helpers.evaluation.generation import generation_table, real_reference
 from helpers.evaluation.judges import instrument_judge
 from helpers.latent.audio import data_codes
@@ -75,6 +75,13 @@ def slider_latency(run, data, n_updates: int, seed: int = 0) -> dict:
     model = run.model
     explorer = audio_explorer(model, codes=data_codes(model, data, "train", per_note=False))
     return time_updates(explorer, n_updates, seed=seed)
+
+
+def _spread(magnitude: torch.Tensor, val, k: int | None):
+    """At most ``k`` held-out notes (all when None) evenly spread over the part (its rows are
+    grouped by instrument, so that every instrument keeps its share), their labels and rows."""
+    rows = spread_rows(len(magnitude), k)
+    return magnitude[torch.from_numpy(rows)], val.iloc[rows].reset_index(drop=True), rows
 
 
 def _toy_soundfonts(root: Path, names: list[str]) -> None:
@@ -101,11 +108,10 @@ def leave_one_soundfont_out(soundfont: str, args, overrides: dict) -> dict:
     run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data, progress=False)
     val = data.part("val")
     magnitude = data.magnitudes("val")
-    if args.max_val is not None:
-        magnitude, val = magnitude[:args.max_val], val.iloc[:args.max_val]
+    magnitude, val, rows = _spread(magnitude, val, args.max_val)
     t = time.perf_counter()
     metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter,
-                                                 waves=data.waves("val", range(len(magnitude))), common=common_transform()))
+                                                 waves=data.waves("val", rows), common=common_transform()))
     probe = InstrumentProbe(data.transform).fit(data.magnitudes("train"), data.part("train")["instrument"])
     metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"], probe))
     return {"holdout_soundfont": soundfont, **run.summary(), "reused": run.reused,
@@ -141,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note-decoders", default="frames,conv",
                         help="decoders of the note model: frames (FrameDecoder) and/or conv (transposed convolutions)")
     parser.add_argument("--n-iter", type=int, default=64, help="Griffin-Lim iterations of the evaluation")
-    parser.add_argument("--max-val", type=int, default=None, help="score at most this many held-out notes")
+    parser.add_argument("--max-val", type=int, default=None,
+                        help="score at most this many held-out notes, evenly spread over the instruments")
     parser.add_argument("--updates", type=int, default=50, help="slider updates timed per model")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--run-root", default=None, help="run folders (default $NOVELTY_RUNS_DIR or ./runs)")
@@ -208,9 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                     data = prepare_audio_data(config.resolve(), progress=False)
                     val = data.part("val")
                     magnitude = data.magnitudes("val")
-                    if args.max_val is not None:
-                        magnitude, val = magnitude[:args.max_val], val.iloc[:args.max_val]
-                    waves = data.waves("val", range(len(magnitude)))
+                    magnitude, val, rows = _spread(magnitude, val, args.max_val)
+                    waves = data.waves("val", rows)
                     prepared[model_kind, transform] = data, magnitude, val, waves
                     if transform not in probes:
                         probes[transform] = InstrumentProbe(data.transform).fit(
