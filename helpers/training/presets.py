@@ -99,10 +99,11 @@ def audio_preset(model: str = "frame", transform: str = "stft", likelihood: str 
     Every model keeps the weights of its epoch with the best held-out ELBO (``restore_best``:
     early stopping). The note model's output scale is floored (:data:`NOTE_MIN_LOG_SCALE`), and
     its ``sample()`` draws codes from a kernel density fitted on the training codes
-    (``sample_density="kde"``, :class:`~helpers.models.priors.CodeKDE`): on a trained NSGT note
-    model, 98% of such draws were confidently one of the training instruments under the
-    11-instrument judge, against 72% for a Gaussian mixture, 57% for one Gaussian and 20% for
-    the prior N(0, I), whose draws are mostly broadband noise.
+    (``sample_density="kde"``, :class:`~helpers.models.priors.CodeKDE`): of 1000 draws of the
+    NSGT note model (50 epochs), 98% were confidently one of the training instruments under the
+    11-instrument judge (2% noise, median spectral flatness 3.7 times the recordings'), against
+    82% for a Gaussian mixture, 69% for one Gaussian and 47% for the prior N(0, I), whose draws
+    are mostly broadband noise (flatness 290 times the recordings').
 
     The note model's ``decoder``: "frames" (default), a
     :class:`~helpers.models.networks.FrameDecoder` that draws each spectrum column with an MLP
