@@ -193,3 +193,21 @@ def test_spectral_flatness_separates_tones_from_noise():
     assert np.isnan(spectral_flatness(torch.zeros(1, 10, 4))[0])
     with pytest.raises(ValueError, match=r"\[N, F, T\]"):
         spectral_flatness(mags[0])
+
+
+def test_scores_in_one_common_stft_domain(tiny_run):
+    from helpers.audio.transform import build_transform
+    from helpers.evaluation.audio import evaluate_run
+
+    run, data = tiny_run
+    magnitude = data.magnitudes("val")
+    waves = data.waves("val", range(len(magnitude)))
+    common = build_transform(STFTConfig(sample_rate=SR, n_fft=512, hop_length=128))
+    table = evaluate_reconstructions(run.model, magnitude, n_iter=8, waves=waves, common=common)
+    assert {"common_sc", "common_lsd", "common_oracle_sc", "common_oracle_lsd"} <= set(table.columns)
+    # the recordings' own phase reconstruction is far closer to them than the model's sound
+    assert (table["common_oracle_sc"] < table["common_sc"]).all() and (table["common_sc"] >= 0).all()
+    out = evaluate_run(run.model, magnitude, n_audio=2, n_iter=4, waves=waves, common=common)
+    assert out["n_audio_notes"] == 2 and 0 <= out["common_oracle_sc"] < out["common_sc"]
+    with pytest.raises(ValueError, match="waves"):
+        evaluate_reconstructions(run.model, magnitude, n_iter=2, waves=waves[:1], common=common)

@@ -72,3 +72,23 @@ def test_fit_density_and_bad_input():
         CodeMixture.fit(torch.full((10, 2), math.nan))
     with pytest.raises(ValueError, match="temperature"):
         CodeMixture.fit(z, n_components=1).sample(3, temperature=-1)
+
+
+def test_code_kde_picks_a_bandwidth_on_held_out_codes_and_round_trips():
+    from helpers.models.priors import CodeKDE, density_from_state, density_state, fit_density
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[4.0, 0.0], [-4.0, 0.0]])
+    z = centres[torch.randint(0, 2, (400,), generator=g)] + 0.3 * torch.randn(400, 2, generator=g)
+    kde = fit_density("kde", z, bandwidths=(0.01, 0.1, 1.0, 3.0))
+    assert isinstance(kde, CodeKDE) and set(kde.selection) == {0.01, 0.1, 1.0, 3.0}
+    assert kde.bandwidth == max(kde.selection, key=kde.selection.get) and kde.bandwidth not in (0.01, 3.0)
+    draws = kde.sample(500, generator=torch.Generator().manual_seed(1))
+    assert draws.shape == (500, 2)
+    # draws stay near the two clusters, never in the empty middle
+    assert (draws[:, 0].abs() > 2).float().mean() > 0.97
+    assert kde.log_prob(torch.tensor([[4.0, 0.0]])) > kde.log_prob(torch.tensor([[0.0, 0.0]])) + 5
+    back = density_from_state(density_state(kde))
+    assert torch.allclose(back.log_prob(draws[:5]), kde.log_prob(draws[:5])) and back.bandwidth == pytest.approx(kde.bandwidth)
+    with pytest.raises(ValueError, match="bandwidths"):
+        CodeKDE.fit(z, bandwidths=(0.0,))

@@ -197,3 +197,31 @@ def test_plot_scores_draws_every_run_and_the_floors():
     fig = plot_scores(table)
     assert len(fig.axes) == 2 and [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["frame\nstft\ngaussian"] * 2
     assert [p.get_height() for p in fig.axes[0].patches[:2]] == [0.3, 0.3]
+
+
+def test_train_val_gap_reads_the_kept_epoch():
+    history = [{"epoch": 1, "train_elbo": -100.0, "val_elbo": -120.0},
+               {"epoch": 2, "train_elbo": -50.0, "val_elbo": -90.0},
+               {"epoch": 3, "train_elbo": -40.0, "val_elbo": -95.0}]
+    gap = ev.train_val_gap(history)
+    assert gap == {"train": 50.0, "val": 90.0, "ratio": 1.8, "epoch": 2}
+    with pytest.raises(ValueError, match="val_elbo"):
+        ev.train_val_gap([{"epoch": 1, "train_elbo": -1.0}])
+
+
+def test_curves_and_generation_figures_have_one_panel_per_run_and_measure():
+    from types import SimpleNamespace
+
+    from helpers.display.audio_vae import plot_curves, plot_generation
+
+    history = [{"epoch": e, "train_elbo": -100.0 / e, "val_elbo": -120.0 / e ** 0.5} for e in range(1, 6)]
+    fig = plot_curves({"a": SimpleNamespace(history=history), "b": SimpleNamespace(history=history[:2])})
+    axes = [ax for ax in fig.axes if ax.has_data()]
+    assert len(axes) == 2 and axes[0].get_ylabel().startswith("-ELBO")
+    assert len(axes[0].lines) == 3  # training, held-out, the kept epoch
+    with pytest.raises(ValueError, match="no runs"):
+        plot_curves({})
+    table = pd.DataFrame([{"model": "m", "density": d, "n": 10, "in_class": 0.5, "noise": 0.2, "flatness_ratio": 3.0,
+                           "frechet_ratio": 2.0} for d in ("prior", "kde")])
+    fig = plot_generation(table)
+    assert len(fig.axes) == 4 and "10 per bar" in fig._suptitle.get_text()

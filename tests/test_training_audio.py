@@ -145,3 +145,50 @@ def test_data_options_round_trip_and_leave_one_soundfont_out(tmp_path):
     assert set(data.part("unseen").instrument) == {"Harp"}
     other = prepare_audio_data(tiny_config(str(root), holdout_soundfont="c", soundfonts=("a", "c")), progress=False)
     assert other.fingerprint() != data.fingerprint() and data.fingerprint() == data.fingerprint()
+
+
+def test_note_augment_keeps_the_floor_and_shifts_by_whole_bins(toy_root):
+    from helpers.training.audio import NoteAugment
+
+    config = tiny_config(toy_root, "note", "nsgt").resolve()
+    data = prepare_audio_data(config, progress=False)
+    x = data.examples("train")[:6]
+    aug = NoteAugment(data.transform, gain_db=6.0)
+    torch.manual_seed(0)
+    y = aug(x)
+    assert y.shape == x.shape and torch.all(y >= aug.floor - 1e-6)
+    # above the floor every bin of a note moves by the same gain, at most 6 dB
+    delta = (y - x)[x > aug.floor + 1.0]
+    assert delta.abs().max() <= 6.0 / aug.std + 1e-5 and delta.abs().max() > 0
+    shifted = NoteAugment(data.transform, pitch_bins=2, time_shift=1)._shift(x, torch.tensor([1, 0, -1, 2, 0, 0]), 2)
+    assert torch.equal(shifted[1], x[1]) and torch.equal(shifted[0, :, 1:], x[0, :, :-1])
+    assert torch.all(shifted[0, :, 0] == aug.floor) and torch.equal(shifted[2, :, :-1], x[2, :, 1:])
+    with pytest.raises(ValueError, match="augment_pitch_bins"):
+        tiny_config(toy_root, "note", "stft", augment_pitch_bins=1)
+
+
+def test_restore_best_and_a_fitted_sampling_density_survive_a_reload(toy_root):
+    from helpers.models.priors import CodeGaussian
+    from helpers.training.checkpoint import load_checkpoint
+
+    config = tiny_config(toy_root, "note", "nsgt", restore_best=True, sample_density="gaussian",
+                         augment_gain_db=3.0, augment_time_shift=1,
+                         trainer=TrainerConfig(n_epochs=3, batch_size=8, lr=3e-3, progress=False))
+    assert AudioExperimentConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert "restore_best" not in tiny_config(toy_root).to_dict()  # defaults are not written: old keys hold
+    run = train_audio_vae(config)
+    best = load_checkpoint(run.run_dir / "checkpoints" / "best.pt")["model_state"]
+    for k, v in run.vae.state_dict().items():
+        assert torch.equal(v, best[k])
+    assert isinstance(run.model.prior, CodeGaussian) and (run.run_dir / "density.pt").is_file()
+    again = train_audio_vae(config)
+    assert again.reused and isinstance(again.model.prior, CodeGaussian)
+    assert torch.equal(again.model.prior.mean, run.model.prior.mean)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert torch.allclose(again.model.sample(3, generator=g()), run.model.sample(3, generator=g()))
+    plain = train_audio_vae(tiny_config(toy_root, "note", "nsgt"))
+    assert plain.model.prior is None
+    z = torch.randn(3, plain.model.z_dim, generator=g())
+    assert torch.allclose(plain.model.sample(3, generator=g()), plain.model.decode(z))
+    with pytest.raises(ValueError, match="sample_density"):
+        tiny_config(toy_root, sample_density="flow")

@@ -99,3 +99,73 @@ def describe_neighbours(table: pd.DataFrame, k: int = 10) -> str:
         if bits:
             parts.append(f"- {model}, {method}: of each note's {k} nearest neighbours in the map, " + " and ".join(bits) + ".")
     return "\n".join(parts)
+
+
+def plot_curves(runs: dict, ncols: int = 3):
+    """Training and held-out loss of every run (``{name: AudioRun}``), one panel per run: the
+    negative ELBO per example (nats, K&W 2014 Eq. 10, so that the KL warm-up does not bend the
+    curves) of the training batches and of the held-out notes, per epoch, with the epoch of the
+    best held-out ELBO marked. Returns the figure (closed: ``display`` it)."""
+    import matplotlib.pyplot as plt
+
+    runs = dict(runs)
+    if not runs:
+        raise ValueError("no runs to plot")
+    ncols = min(ncols, len(runs))
+    nrows = -(-len(runs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False)
+    for ax, (name, run) in zip(axes.flat, runs.items()):
+        h = pd.DataFrame(run.history)
+        if h.empty:
+            ax.set_title(f"{name}: no history")
+            continue
+        key = "elbo" if "train_elbo" in h else "loss"
+        sign = -1.0 if key == "elbo" else 1.0
+        ax.plot(h["epoch"], sign * h[f"train_{key}"], label="training batches")
+        if f"val_{key}" in h:
+            val = sign * h[f"val_{key}"]
+            ax.plot(h["epoch"], val, label="held-out notes")
+            best = int(val.idxmin())
+            ax.plot(h["epoch"][best], val[best], "k*", ms=10, label=f"best held-out (epoch {int(h['epoch'][best])})")
+        values = np.concatenate([sign * h[f"train_{key}"].to_numpy(), val.to_numpy() if f"val_{key}" in h else []])
+        if np.all(values > 0) and values.max() / values.min() > 20:
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("-ELBO per example (nats)" if key == "elbo" else "loss")
+        ax.set_title(name, fontsize=10)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(runs):]:
+        ax.axis("off")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_generation(table: pd.DataFrame):
+    """The generation table (rows of :func:`helpers.evaluation.generation.generation_table`) as
+    four panels of bars per (model, density): in-class and noise shares, median flatness and
+    Fréchet distance as multiples of the recordings' flatness and of the real-vs-real floor (log
+    scales, with the targets as dashed lines). Returns the figure (closed)."""
+    import matplotlib.pyplot as plt
+
+    names = [f"{r.model}\n{r.density}" for r in table.itertuples()]
+    x = np.arange(len(names))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.6))
+    panels = (("in_class", "in-class share at 0.9", 0.8, False), ("noise", "noise share at 0.9", 0.1, False),
+              ("flatness_ratio", "median flatness / recordings'", 5.0, True),
+              ("frechet_ratio", "Fréchet distance / real-vs-real floor", 3.0, True))
+    for ax, (key, label, target, log) in zip(axes, panels):
+        ax.bar(x, table[key], color="tab:blue")
+        ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
+        if log:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(0, 1)
+        ax.set_xticks(x, names, fontsize=7)
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    per_bar = f"{int(table['n'].iloc[0])} per bar, " if "n" in table else ""
+    fig.suptitle(f"Generated notes ({per_bar}scored by the instrument judge of their transform)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

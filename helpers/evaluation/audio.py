@@ -57,10 +57,19 @@ def _reanalysed(transform, magnitude: torch.Tensor, n_iter: int | None, batch_si
     return transform.analyze(wave)
 
 
+def common_transform():
+    """The one STFT domain every audio model is scored in after phase reconstruction (the default
+    :class:`~helpers.audio.transform.STFTConfig`: 22050 Hz, as in notebook 02's comparisons)."""
+    from helpers.audio.transform import STFTConfig, build_transform
+
+    return build_transform(STFTConfig())
+
+
 @torch.no_grad()
 def evaluate_reconstructions(model, magnitude: torch.Tensor, n_iter: int | None = 32, batch_size: int = 16,
                              audio: bool = True, oracle: bool = True,
-                             dynamic_range_db: float = 80.0, progress: bool = False) -> pd.DataFrame:
+                             dynamic_range_db: float = 80.0, progress: bool = False,
+                             waves: torch.Tensor | None = None, common=None) -> pd.DataFrame:
     """One row per note: ``mag_sc``, ``mag_lsd`` (decoded magnitudes), ``audio_sc``, ``audio_lsd``
     (decoded, phase-reconstructed with ``n_iter`` Griffin-Lim iterations and analysed again),
     and the floors ``oracle_sc``/``oracle_lsd`` (the original magnitude through the same phase
@@ -68,15 +77,23 @@ def evaluate_reconstructions(model, magnitude: torch.Tensor, n_iter: int | None 
 
     ``model`` is an :class:`~helpers.models.audio.AudioVAE`; ``magnitude`` ``[N, F, T]`` are
     full-resolution magnitudes of whole notes (e.g. ``AudioData.magnitudes("val")``).
+
+    With the recordings ``waves [N, n]`` and a ``common`` transform (:func:`common_transform`),
+    also ``common_sc``/``common_lsd``: the phase-reconstructed sound and the recording both
+    analysed by that one transform, so that models over different transforms compare on one
+    yardstick (and ``common_oracle_*``, the original magnitude's phase reconstruction there).
     """
     magnitude = torch.as_tensor(magnitude, dtype=torch.float32)
     transform = model.transform
     length = model.n_samples
     rows: dict[str, torch.Tensor] = {}
 
-    def add(prefix, estimate):
-        for k, v in magnitude_metrics(magnitude, estimate, dynamic_range_db).items():
+    def add_to(prefix, reference, estimate):
+        for k, v in magnitude_metrics(reference, estimate, dynamic_range_db).items():
             rows[f"{prefix}_{k}"] = v
+
+    def add(prefix, estimate):
+        add_to(prefix, magnitude, estimate)
 
     recon = torch.cat([model.reconstruct(magnitude[i:i + 64]) for i in range(0, len(magnitude), 64)])
     add("mag", recon)
@@ -84,10 +101,23 @@ def evaluate_reconstructions(model, magnitude: torch.Tensor, n_iter: int | None 
         scaled = transform.scale(magnitude)
         add("pool", transform.unscale(unpool_time(pool_time(scaled, model.time_pool), magnitude.shape[-1])))
     if audio:
-        add("audio", _reanalysed(transform, recon, n_iter, batch_size, length, progress, "decoded notes to sound"))
+        both = waves is not None and common is not None
+        if both:
+            waves = torch.as_tensor(waves, dtype=torch.float32)
+            if len(waves) != len(magnitude):
+                raise ValueError(f"waves: {len(waves)} recordings for {len(magnitude)} magnitudes")
+            reference = common.analyze(waves[..., :length])
+        wave = resynthesize(transform, recon, n_iter, batch_size, length, progress=progress,
+                            desc="decoded notes to sound")
+        add("audio", transform.analyze(wave))
+        if both:
+            add_to("common", reference, common.analyze(wave))
         if oracle:
-            add("oracle", _reanalysed(transform, magnitude, n_iter, batch_size, length, progress,
-                                      "original notes to sound"))
+            wave = resynthesize(transform, magnitude, n_iter, batch_size, length, progress=progress,
+                                desc="original notes to sound")
+            add("oracle", transform.analyze(wave))
+            if both:
+                add_to("common_oracle", reference, common.analyze(wave))
     return pd.DataFrame({k: v.numpy().astype(np.float64) for k, v in rows.items()})
 
 
@@ -125,14 +155,18 @@ def spread_rows(n: int, k: int | None) -> np.ndarray:
 
 
 def evaluate_run(model, magnitude: torch.Tensor, n_audio: int | None = None, n_iter: int | None = 32,
-                 batch_size: int = 16, progress: bool = False) -> dict[str, float]:
+                 batch_size: int = 16, progress: bool = False, waves: torch.Tensor | None = None,
+                 common=None) -> dict[str, float]:
     """Mean held-out scores of a model: magnitude scores over every note of ``magnitude``; sound
-    scores (and their oracle floor) over ``n_audio`` of them, evenly spread (all when None)."""
+    scores (and their oracle floor) over ``n_audio`` of them, evenly spread (all when None); with
+    the recordings ``waves`` (one per note of ``magnitude``) and a ``common`` transform, also the
+    scores of the sound in that common domain (see :func:`evaluate_reconstructions`)."""
     out = summarize(evaluate_reconstructions(model, magnitude, audio=False))
     rows = spread_rows(len(magnitude), n_audio)
-    table = evaluate_reconstructions(model, magnitude[torch.from_numpy(rows)], n_iter=n_iter, batch_size=batch_size,
-                                     progress=progress)
-    out.update({k: v for k, v in summarize(table).items() if k.startswith(("audio", "oracle"))})
+    picked = torch.from_numpy(rows)
+    table = evaluate_reconstructions(model, magnitude[picked], n_iter=n_iter, batch_size=batch_size,
+                                     progress=progress, waves=None if waves is None else waves[picked], common=common)
+    out.update({k: v for k, v in summarize(table).items() if k.startswith(("audio", "oracle", "common"))})
     out["n_notes"], out["n_audio_notes"] = len(magnitude), len(rows)
     return out
 
@@ -145,21 +179,10 @@ def evaluate_run(model, magnitude: torch.Tensor, n_audio: int | None = None, n_i
 # same instrument?
 
 
-def estimate_pitch(magnitude: torch.Tensor, frequencies, fmin: float = 27.5, fmax: float = 2200.0,
-                   n_harmonics: int = 6, decay: float = 0.84, range_db: float = 60.0,
-                   step: float = 0.125, frames: int | None = None) -> np.ndarray:
-    """Pitch of every note of ``[N, F, T]`` magnitudes as a (fractional) MIDI number, by
-    subharmonic summation (Hermes, 1988) on the time-averaged spectrum.
-
-    The spectrum (the first ``frames`` frames, default all) is averaged over time and compressed
-    as ``log1p(A / (peak * 10^(-range_db/20)))``, so that weak fundamentals count. Every
-    candidate f0 on a grid of ``step`` semitones between ``fmin`` and ``fmax`` scores the sum of
-    that spectrum at its first ``n_harmonics`` harmonics (linearly interpolated between bin
-    centres ``frequencies`` in Hz, ascending), weighted ``decay ** (h - 1)``; the best wins.
-    A silent note gives NaN. On the rendered held-out notes it agrees with the labelled pitch
-    within half a semitone for 97% of them (the misses are low bassoon and trombone notes read an
-    octave or a twelfth up).
-    """
+def _pitch_salience(magnitude: torch.Tensor, frequencies, fmin: float, fmax: float, n_harmonics: int,
+                    decay: float, range_db: float, step: float, frames: int | None):
+    """Subharmonic-summation salience ``[N, candidates]`` of every candidate f0 (a MIDI grid), the
+    grid, and which notes are silent (see :func:`estimate_pitch`)."""
     magnitude = torch.as_tensor(magnitude, dtype=torch.float64)
     if magnitude.ndim != 3:
         raise ValueError(f"magnitude must be [N, F, T], got shape {tuple(magnitude.shape)}")
@@ -180,7 +203,41 @@ def estimate_pitch(magnitude: torch.Tensor, frequencies, fmin: float = 27.5, fma
         if inside.any():
             salience[:, inside] += decay ** (h - 1) * np.stack(
                 [np.interp(h * f0[inside], freqs, s) for s in spec])
+    return salience, midi, silent
+
+
+def estimate_pitch(magnitude: torch.Tensor, frequencies, fmin: float = 27.5, fmax: float = 2200.0,
+                   n_harmonics: int = 6, decay: float = 0.84, range_db: float = 60.0,
+                   step: float = 0.125, frames: int | None = None) -> np.ndarray:
+    """Pitch of every note of ``[N, F, T]`` magnitudes as a (fractional) MIDI number, by
+    subharmonic summation (Hermes, 1988) on the time-averaged spectrum.
+
+    The spectrum (the first ``frames`` frames, default all) is averaged over time and compressed
+    as ``log1p(A / (peak * 10^(-range_db/20)))``, so that weak fundamentals count. Every
+    candidate f0 on a grid of ``step`` semitones between ``fmin`` and ``fmax`` scores the sum of
+    that spectrum at its first ``n_harmonics`` harmonics (linearly interpolated between bin
+    centres ``frequencies`` in Hz, ascending), weighted ``decay ** (h - 1)``; the best wins.
+    A silent note gives NaN. On the rendered held-out notes it agrees with the labelled pitch
+    within half a semitone for 97% of them (the misses are low bassoon and trombone notes read an
+    octave or a twelfth up).
+    """
+    salience, midi, silent = _pitch_salience(magnitude, frequencies, fmin, fmax, n_harmonics, decay, range_db,
+                                             step, frames)
     out = midi[salience.argmax(-1)].astype(np.float64)
+    out[silent] = np.nan
+    return out
+
+
+def pitch_clarity(magnitude: torch.Tensor, frequencies, fmin: float = 27.5, fmax: float = 2200.0,
+                  n_harmonics: int = 6, decay: float = 0.84, range_db: float = 60.0, step: float = 0.125,
+                  frames: int | None = None) -> np.ndarray:
+    """How clearly each note of ``[N, F, T]`` magnitudes has one pitch: the best subharmonic-summation
+    salience of :func:`estimate_pitch` (Hermes, 1988) over the median salience of all candidate
+    f0s. A harmonic note stands far above the other candidates; a flat (noise) spectrum scores
+    about 1. A silent note gives NaN."""
+    salience, _, silent = _pitch_salience(magnitude, frequencies, fmin, fmax, n_harmonics, decay, range_db,
+                                          step, frames)
+    out = salience.max(-1) / np.maximum(np.median(salience, -1), 1e-12)
     out[silent] = np.nan
     return out
 
@@ -486,3 +543,15 @@ def unseen_summary(per_model: dict, held_out: dict, held_name: str = "(held-out 
     pitch.loc[held_name] = pd.Series({m: v[1] for m, v in held_out.items()})
     heard = (ood["heard_as"] + " (" + (100 * ood["heard_as_share"]).round().astype(int).astype(str) + "%)").unstack(0)
     return sc, pitch, heard
+
+
+def train_val_gap(history: list[dict]) -> dict[str, float]:
+    """Training against held-out loss at the kept epoch (the best held-out ELBO, as ``best.pt``):
+    ``train`` and ``val`` negative ELBO per example (nats), ``ratio`` = val / train (1: no gap;
+    only meaningful when both are positive) and that ``epoch``."""
+    rows = [h for h in history if "val_elbo" in h and "train_elbo" in h]
+    if not rows:
+        raise ValueError("the history has no epoch with both train_elbo and val_elbo")
+    best = max(rows, key=lambda h: h["val_elbo"])
+    train, val = -float(best["train_elbo"]), -float(best["val_elbo"])
+    return {"train": train, "val": val, "ratio": val / train if train else float("nan"), "epoch": int(best["epoch"])}

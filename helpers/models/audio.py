@@ -20,6 +20,7 @@ import torch
 
 from helpers.audio.datasets import from_model_space, pool_time, unpool_time
 from helpers.audio.transform import AudioTransform
+from helpers.models.priors import StandardNormal
 
 MODEL_KINDS = ("frame", "note")
 
@@ -36,16 +37,20 @@ class AudioVAE:
         n_samples: length of one note in samples (the note model's unit of sound).
         time_pool: frames averaged into one by the note model (1 for the frame model).
         batch_size: examples per forward pass when encoding or decoding many at once.
+        prior: the density :meth:`sample` draws codes from (anything with ``sample(n, generator=...,
+            temperature=...)``, e.g. a :class:`~helpers.models.priors.CodeMixture` fitted on the
+            training codes); None: the VAE prior N(0, I).
     """
 
     def __init__(self, vae, transform: AudioTransform, kind: str, n_samples: int = 22050,
-                 time_pool: int = 1, batch_size: int = 4096):
+                 time_pool: int = 1, batch_size: int = 4096, prior=None):
         if kind not in MODEL_KINDS:
             raise ValueError(f"kind={kind!r}: expected one of {MODEL_KINDS}")
         self.vae, self.transform, self.kind = vae.eval(), transform, kind
         self.n_samples, self.time_pool = int(n_samples), int(time_pool) if kind == "note" else 1
         self.n_freq, self.n_frames = transform.output_shape(self.n_samples)
         self.batch_size = int(batch_size)
+        self.prior = prior
         expected = (self.n_freq,) if kind == "frame" else \
             (1, self.n_freq, -(-self.n_frames // self.time_pool))
         if tuple(vae.x_shape) != expected:
@@ -120,10 +125,13 @@ class AudioVAE:
         return self.decode(mu, magnitude.shape[-1])
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, n_frames: int | None = None) -> torch.Tensor:
-        """Magnitudes of prior draws z ~ N(0, I): ``n`` notes ``[n, F, T]`` (note model), or one
-        steady sound ``[n, F, n_frames]`` per draw (frame model: the same frame repeated)."""
-        z = torch.randn(n, self.z_dim, generator=generator)
+    def sample(self, n: int, generator: torch.Generator | None = None, n_frames: int | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """Magnitudes of draws z ~ ``prior`` (N(0, I) when None; ``temperature`` scales its spread):
+        ``n`` notes ``[n, F, T]`` (note model), or one steady sound ``[n, F, n_frames]`` per draw
+        (frame model: the same frame repeated)."""
+        prior = self.prior if self.prior is not None else StandardNormal(self.z_dim)
+        z = prior.sample(n, generator=generator, temperature=temperature).float()
         if self.kind == "note":
             return self.decode(z)
         frames = n_frames or self.n_frames

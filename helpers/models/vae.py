@@ -84,6 +84,9 @@ class VAEConfig(Config):
             from collapsing on single points.
         beta: weight of the KL term. 1.0 is the ELBO; > 1 is a beta-VAE (Higgins et al., 2017).
             A warm-up callback raises it from 0 to this value.
+        free_bits: nats per latent dimension below which the KL of that dimension (its mean over
+            the batch) is not penalised (Kingma et al., 2016, "free bits", Eq. 15). 0 (default):
+            the plain KL term. The reported ``kl`` and ``elbo`` are never clamped.
     """
 
     model: str = "vae"
@@ -100,6 +103,15 @@ class VAEConfig(Config):
     init_scale: float = 1.0
     min_log_scale: float = -7.0
     beta: float = 1.0
+    free_bits: float = 0.0
+
+    def to_dict(self) -> dict:
+        """As :meth:`Config.to_dict`; ``free_bits`` only when set, so that the configs (and run
+        keys) of models trained before the field existed stay the same."""
+        d = super().to_dict()
+        if not d.get("free_bits"):
+            d.pop("free_bits", None)
+        return d
 
 
 class VAE(nn.Module):
@@ -120,6 +132,7 @@ class VAE(nn.Module):
         self.x_shape = tuple(x_shape)
         self.beta = float(beta)
         self.config = config
+        self.free_bits = float(getattr(config, "free_bits", 0.0) or 0.0)
 
     @classmethod
     def from_config(cls, config: VAEConfig) -> VAE:
@@ -169,7 +182,12 @@ class VAE(nn.Module):
         z = reparameterize(mu, logvar)
         rec = -self.log_prob(self.decode(z).float(), x)
         kl = gaussian_kl(mu, logvar)
-        loss = (rec + self.beta * kl).mean()
+        if self.free_bits > 0:
+            # free bits (Kingma et al., 2016, Eq. 15): sum_d max(lambda, E_batch KL_d)
+            kl_dims = 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).mean(0)
+            loss = rec.mean() + self.beta * kl_dims.clamp_min(self.free_bits).sum()
+        else:
+            loss = (rec + self.beta * kl).mean()
         return {"loss": loss, "elbo": -(rec + kl), "rec": rec, "kl": kl}
 
     @torch.no_grad()

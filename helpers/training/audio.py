@@ -34,6 +34,8 @@ from helpers.models.config import Config
 from helpers.models.vae import VAEConfig, build_model
 
 from .callbacks import BetaWarmup, TensorBoardLogger, TimeBudget
+from helpers.data.fetch_utils import atomic_path
+
 from .checkpoint import load_checkpoint, save_json
 from .seed import seed_everything
 from .store import COSMETIC_FIELDS, DONE_FILE, RunStore, files_fingerprint, fit_or_load, run_key
@@ -89,6 +91,20 @@ class AudioExperimentConfig(Config):
             interpolated back after it). The notes' envelopes are slow; pooling to ~20 frames
             per note makes the 2-D network affordable on a CPU.
         tensorboard: log scalars to ``<run>/tensorboard``.
+        restore_best: early stopping on the held-out ELBO: the model returned (and reloaded later)
+            holds the weights of the epoch with the best held-out ELBO (``checkpoints/best.pt``)
+            rather than those of the last epoch.
+        sample_density: what :meth:`AudioVAE.sample` draws codes from: "prior" (N(0, I)), or
+            "gaussian" / "mixture" fitted on the posterior means of the training examples after
+            training (:mod:`helpers.models.priors`; saved as ``density.pt`` in the run folder),
+            the two-stage remedy of Dai & Wipf (2019) for a prior the codes do not fill.
+        augment_gain_db: training batches only: every note raised or lowered by a gain drawn
+            uniformly in +-this many dB (the label of a note does not depend on its level).
+        augment_pitch_bins: constant-Q transforms only: every note shifted by a whole number of
+            frequency bins drawn in +-this (a small pitch shift; one NSGT bin is half a semitone at
+            24 bins per octave).
+        augment_time_shift: every note shifted in time by a whole number of model columns drawn in
+            +-this (the vacated columns are silence).
     """
 
     name: str = "audio-vae"
@@ -112,6 +128,16 @@ class AudioExperimentConfig(Config):
     frame_stride: int = 1
     time_pool: int = 1
     tensorboard: bool = False
+    restore_best: bool = False
+    sample_density: str = "prior"
+    augment_gain_db: float = 0.0
+    augment_pitch_bins: int = 0
+    augment_time_shift: int = 0
+
+    #: fields written by :meth:`to_dict` only when they differ from their default, so that the
+    #: configs (and run keys) of runs made before they existed stay the same
+    OPTIONAL_FIELDS = {"restore_best": False, "sample_density": "prior", "augment_gain_db": 0.0,
+                       "augment_pitch_bins": 0, "augment_time_shift": 0}
 
     def __post_init__(self):
         if self.model not in MODEL_KINDS:
@@ -131,10 +157,22 @@ class AudioExperimentConfig(Config):
         self.unseen_root = None if self.unseen_root is None else str(self.unseen_root)
         if self.frame_stride < 1 or self.time_pool < 1:
             raise ValueError("frame_stride and time_pool must be >= 1")
+        from helpers.models.priors import ALL_DENSITIES as DENSITIES
+
+        if self.sample_density not in DENSITIES:
+            raise ValueError(f"sample_density={self.sample_density!r}: expected one of {DENSITIES}")
+        if self.augment_gain_db < 0 or self.augment_pitch_bins < 0 or self.augment_time_shift < 0:
+            raise ValueError("augment_gain_db, augment_pitch_bins and augment_time_shift must be >= 0")
+        if self.augment_pitch_bins and self.transform.kind == "stft":
+            raise ValueError("augment_pitch_bins shifts constant-Q bins; on the linear STFT axis a bin shift "
+                             "is not a pitch shift (use 0)")
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d.update(transform=self.transform.to_dict(), vae=self.vae.to_dict(), trainer=self.trainer.to_dict())
+        for k, default in self.OPTIONAL_FIELDS.items():
+            if d.get(k) == default:
+                d.pop(k)
         return d
 
     @classmethod
@@ -258,12 +296,21 @@ def load_audio_run(run_dir: str | Path, device: str | torch.device = "cpu") -> A
     config = AudioExperimentConfig.from_dict(saved["config"])
     ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     vae = build_model(ckpt["config"]["model"])
-    vae.load_state_dict(ckpt["model_state"])
+    vae.load_state_dict(_weights(run_dir, config, ckpt))
     vae.to(device).eval()
     transform = build_transform(config.transform, torch.load(run_dir / TRANSFORM_FILE, weights_only=True))
     model = AudioVAE(vae, transform, config.model, config.n_samples, config.time_pool)
+    _attach_density(model, config, run_dir)
     return AudioRun(config, model, run_dir, list(ckpt.get("metrics", [])), float(done.get("train_seconds", 0.0)),
                     int(ckpt.get("epoch", 0)), reused=True)
+
+
+def _weights(run_dir: Path, config: AudioExperimentConfig, last: dict) -> dict:
+    """The model state a run serves: ``best.pt``'s with ``restore_best`` (when it exists), else the last."""
+    best = run_dir / "checkpoints" / "best.pt"
+    if config.restore_best and best.is_file():
+        return load_checkpoint(best)["model_state"]
+    return last["model_state"]
 
 
 def _read_json(path: Path) -> Any:
@@ -271,6 +318,78 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+class NoteAugment:
+    """Label-keeping augmentation of training batches in model space ``[B, ..., F, T']`` (the
+    transform's dB scaling, ``x = (dB - mean) / std`` with a global mean and std): a gain of
+    +-``gain_db`` dB, a shift of +-``pitch_bins`` frequency bins and of +-``time_shift`` columns,
+    drawn per note; whatever a shift uncovers, and anything pushed below it, is the dB floor."""
+
+    def __init__(self, transform: AudioTransform, gain_db: float = 0.0, pitch_bins: int = 0, time_shift: int = 0):
+        scaler = transform.scaler
+        if scaler.scale != "db" or scaler.normalize != "global":
+            raise ValueError("NoteAugment needs a transform scaled to dB with a global mean and std "
+                             f"(scale={scaler.scale!r}, normalize={scaler.normalize!r})")
+        self.mean, self.std = float(scaler.mean), float(scaler.std)
+        self.floor = (scaler.db_floor - self.mean) / self.std
+        self.gain_db, self.pitch_bins, self.time_shift = float(gain_db), int(pitch_bins), int(time_shift)
+
+    def _shift(self, x: torch.Tensor, shifts: torch.Tensor, dim: int) -> torch.Tensor:
+        out = torch.full_like(x, self.floor)
+        size = x.shape[dim]
+        for s in shifts.unique().tolist():
+            rows = shifts == s
+            src = x[rows]
+            if s == 0:
+                out[rows] = src
+                continue
+            keep = size - abs(s)
+            if keep <= 0:
+                continue
+            part = out[rows]
+            part.narrow(dim, max(s, 0), keep).copy_(src.narrow(dim, max(-s, 0), keep))
+            out[rows] = part
+        return out
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b = len(x)
+        if self.gain_db > 0:
+            gain = (2 * torch.rand(b, device=x.device) - 1) * self.gain_db / self.std
+            x = (x + gain.view(b, *([1] * (x.dim() - 1)))).clamp_min(self.floor)
+        if self.pitch_bins > 0:
+            x = self._shift(x, torch.randint(-self.pitch_bins, self.pitch_bins + 1, (b,)), x.dim() - 2)
+        if self.time_shift > 0:
+            x = self._shift(x, torch.randint(-self.time_shift, self.time_shift + 1, (b,)), x.dim() - 1)
+        return x
+
+
+DENSITY_FILE = "density.pt"
+
+
+@torch.no_grad()
+def training_codes(vae, examples: torch.Tensor, max_codes: int = 20000, batch_size: int = 256) -> torch.Tensor:
+    """Posterior means ``[N, z]`` of training examples (at most ``max_codes``, evenly spread)."""
+    examples = examples[::max(1, -(-len(examples) // max_codes))]
+    return torch.cat([vae.encode(b.to(vae.device))[0].float().cpu() for b in examples.split(batch_size)])
+
+
+def _attach_density(model: AudioVAE, config: AudioExperimentConfig, run_dir: Path, examples=None) -> None:
+    """Give ``model`` the sampling density of ``config`` (loaded from the run folder, or fitted on
+    the codes of ``examples`` and saved there)."""
+    from helpers.models.priors import density_from_state, density_state, fit_density
+
+    if config.sample_density == "prior":
+        return
+    path = run_dir / DENSITY_FILE
+    if path.is_file():
+        model.prior = density_from_state(torch.load(path, weights_only=True))
+        return
+    if examples is None:
+        raise FileNotFoundError(f"{path} is missing: the run's {config.sample_density} density was never fitted")
+    model.prior = fit_density(config.sample_density, training_codes(model.vae, examples))
+    with atomic_path(path) as tmp:
+        torch.save(density_state(model.prior), tmp)
 
 
 def train_audio_vae(config: AudioExperimentConfig, run_root: str | Path | None = None, reuse: bool = True,
@@ -291,7 +410,7 @@ def train_audio_vae(config: AudioExperimentConfig, run_root: str | Path | None =
     if progress is not None:
         config = dataclasses.replace(config, trainer=config.trainer.replace(progress=progress))
     run = RunStore(run_root).open(config.name, audio_run_key(config, progress=config.trainer.progress))
-    if reuse and run.status == "done":
+    if reuse and run.status == "done" and (config.sample_density == "prior" or (run.dir / DENSITY_FILE).is_file()):
         return load_audio_run(run.dir)
     if data is None:
         data = prepare_audio_data(config, progress=config.trainer.progress)
@@ -309,10 +428,17 @@ def train_audio_vae(config: AudioExperimentConfig, run_root: str | Path | None =
         callbacks.append(TimeBudget(config.time_budget_min))
     if config.tensorboard:
         callbacks.append(TensorBoardLogger(every_n_steps=0))
-    trainer = Trainer(vae, config.trainer, callbacks, run_dir=run.dir,
+    augment = None
+    if config.augment_gain_db or config.augment_pitch_bins or config.augment_time_shift:
+        augment = NoteAugment(data.transform, config.augment_gain_db, config.augment_pitch_bins,
+                              config.augment_time_shift)
+    trainer = Trainer(vae, config.trainer, callbacks, run_dir=run.dir, batch_transform=augment,
                       extra_config={"audio_experiment": config.to_dict(), "run_key": run.key})
     result = fit_or_load(run, trainer, data.examples("train"),
                          data.examples("val") if len(data.x["val"]) else None, retrain=not reuse)
+    if config.restore_best:
+        vae.load_state_dict(_weights(run.dir, config, {"model_state": vae.state_dict()}))
     vae.to("cpu").eval()
     model = AudioVAE(vae, data.transform, config.model, config.n_samples, config.time_pool)
+    _attach_density(model, config, run.dir, data.examples("train"))
     return AudioRun(config, model, run.dir, result.history, result.train_seconds, result.epochs, reused=False)
