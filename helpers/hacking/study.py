@@ -104,7 +104,18 @@ class Subject:
                 out.append(model.decode_to_x(zb).float().cpu().reshape(len(zb), 1, 28, 28))
             else:
                 out.append(model.decode(zb).float().cpu())
-        return torch.cat(out)
+        x = torch.cat(out)
+        if self.kind == "audio":  # a wrecked decoder can overflow: inf/NaN magnitudes become the ceiling/silence
+            x = torch.nan_to_num(x, nan=0.0, posinf=self.ceiling, neginf=0.0).clamp(0.0, self.ceiling)
+        return x
+
+    @property
+    def ceiling(self) -> float:
+        """Audio: the largest magnitude a decoded note may take, 100 times the loudest reference
+        note's peak (40 dB above it); :func:`describe_samples` counts the notes that reach it."""
+        if "ceiling" not in self._cache:
+            self._cache["ceiling"] = 100.0 * float(torch.as_tensor(self.reference).abs().max())
+        return self._cache["ceiling"]
 
     def _features(self):
         if "reference" not in self._cache:
@@ -270,6 +281,7 @@ def describe_samples(subject: Subject, x: torch.Tensor, base: torch.Tensor | Non
         from ..evaluation.audio import spectral_flatness
 
         out["flatness"] = float(np.nanmedian(spectral_flatness(x)))
+        out["at_ceiling"] = (x.flatten(1).amax(1) >= subject.ceiling).double().mean().item()
         freqs = torch.as_tensor(subject.model.transform.frequencies(), dtype=torch.float64)
         power = x.double().pow(2).mean(-1)
         out["centroid_hz"] = float(torch.nanmedian((power * freqs).sum(1) / power.sum(1).clamp_min(1e-30)))
