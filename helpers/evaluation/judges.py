@@ -562,6 +562,8 @@ def instrument_judge(transform: str = "stft", unseen: bool = True, smoke: bool =
     tf = audio_transform(transform)
     table = instrument_table(root)
     in_class = tuple(sorted(table.loc[table["split"] == "train", "instrument"].unique()))
+    if not in_class:  # a tree without split folders (TinySOL...): every instrument is a training one
+        in_class = tuple(sorted(table["instrument"].unique()))
     out_class = tuple(sorted(set(table["instrument"]) - set(in_class))) if unseen else ()
     names = in_class + out_class
     if smoke:
