@@ -39,4 +39,4 @@ def test_notebook_03_trains_on_a_tinysol_tree(tmp_path, monkeypatch):
     shown = instrument_counts_shown(out)
     assert set(shown) == set(counts_on_disk(tree)) and set(shown.values()) == {2}
     # what the notebook trained lives in this test's run folder, on this tree's spectra
-    assert list((tmp_path / "runs").glob("audio-note-*")) and list((tmp_path / "cache" / "spectra").glob("stft-*"))
+    assert list((tmp_path / "runs").glob("audio-note-*")) and list((tmp_path / "cache" / "spectra").glob("nsgt-*"))
