@@ -93,9 +93,12 @@ class Subject:
         return other
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor, vae=None, batch_size: int = 500) -> torch.Tensor:
-        """E[x|z] in the judge's input space: images ``[N, 1, 28, 28]`` or magnitudes ``[N, F, T]``."""
+    def decode(self, z: torch.Tensor, vae=None, batch_size: int | None = None) -> torch.Tensor:
+        """E[x|z] in the judge's input space: images ``[N, 1, 28, 28]`` or magnitudes ``[N, F, T]``,
+        ``batch_size`` codes at a time (default 500 images, 100 notes: a bent note decoder holds
+        several copies of its activations)."""
         model = self.with_vae(vae)
+        batch_size = batch_size or (500 if self.kind == "image" else 100)
         z = torch.as_tensor(z, dtype=torch.float32)
         out = []
         for start in range(0, len(z), batch_size):
