@@ -128,3 +128,16 @@ def test_uncanny_table_fine_tunes_copies_and_reloads_them(judge, tmp_path):
     again, _, _ = hs.uncanny_table(s, weights=(0.0,), n_steps=4, lr=1e-3, n=16, run_root=tmp_path, progress=False)
     assert again.loc["0", "reused"] and again.loc["0", "change"] == pytest.approx(table.loc["0", "change"])
     assert "Weight 10" in hs.uncanny_facts(table)["text"]
+
+
+def test_audio_facts_say_whether_any_copy_changes_timbre_rather_than_pitch():
+    t = pd.DataFrame({"kind": ["none", "gaussian", "ablate"], "depth": ["-", "first", "last"], "level": [0, 1, 0.5],
+                      "count_in@0.9": [0.9, 0.5, 0.4], "count_out@0.9": [0.0, 0.1, 0.2],
+                      "noise@0.9": [0.1, 0.4, 0.4], "flatness": [0.01, 0.2, 0.1],
+                      "pitch_kept": [1.0, 0.9, 0.5], "class_kept": [1.0, 0.3, 0.6]})
+    text = hs.corruption_facts(t, t.iloc[0], "audio")["text"]
+    assert "gaussian on the first decoder layer at level 1 keeps the pitch of the most notes" in text
+    assert "pitch kept for 90% of the notes, instrument for 30%" in text
+    t["pitch_kept"] = [1.0, 0.2, 0.5]
+    assert "No corrupted copy keeps the pitch of more notes than their instrument" in \
+        hs.corruption_facts(t, t.iloc[0], "audio")["text"]

@@ -559,9 +559,12 @@ def corruption_facts(sweep: pd.DataFrame, base, kind_of_data: str = "image") -> 
         gap = hacked["pitch_kept"] - hacked["class_kept"]
         tim = hacked.loc[gap.idxmax()]
         out.update(flattest=key(hi), timbre=key(tim))
+        lead = (f"{key(tim)} keeps the pitch of the most notes relative to their instrument (a change of timbre "
+                f"rather than pitch)" if gap.max() > 0 else
+                f"No corrupted copy keeps the pitch of more notes than their instrument; the closest is {key(tim)}")
         lines.append(f"Spectral flatness (unhacked {base['flatness']:.4f}) rises most with {key(hi)} ({hi['flatness']:.4f}). "
-                     f"The largest gap between pitch kept and instrument kept is {key(tim)}: pitch kept for "
-                     f"{100 * tim['pitch_kept']:.0f}% of the notes, instrument for {100 * tim['class_kept']:.0f}%.")
+                     f"{lead}: pitch kept for {100 * tim['pitch_kept']:.0f}% of the notes, instrument for "
+                     f"{100 * tim['class_kept']:.0f}%.")
     noisy = hacked.loc[hacked[NOISE].idxmax()]
     outc = hacked.loc[hacked[OUT].idxmax()]
     out.update(noisiest=key(noisy), most_out=key(outc))
