@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import machine_description
+from helpers.benchmarking import machine_description, round_floats
 from helpers.data.fetch_utils import atomic_write_bytes
 from helpers.hacking import Bend, bendable_layers
 from helpers.hacking import study as hs
@@ -40,14 +40,6 @@ def records(table) -> list[dict]:
     return json.loads(table.reset_index().to_json(orient="records"))
 
 
-def round_floats(d, digits: int = 4):
-    if isinstance(d, float):
-        return None if math.isnan(d) else round(d, digits)
-    if isinstance(d, dict):
-        return {k: round_floats(v, digits) for k, v in d.items()}
-    if isinstance(d, list):
-        return [round_floats(v, digits) for v in d]
-    return d
 
 
 def sweep(subject, kinds, n, seed, progress):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import machine_description
+from helpers.benchmarking import machine_description, round_floats
 from helpers.data.fetch_utils import atomic_write_bytes
 from helpers.evaluation import judges as J
 from helpers.evaluation import novelty
@@ -61,14 +61,6 @@ def white_noise_spectra(judge, n: int, seed: int, n_samples: int = 22050) -> tor
     return torch.cat([judge.transform.analyze(wave[s:s + 64]) for s in range(0, n, 64)])
 
 
-def round_floats(d, digits: int = 4):
-    if isinstance(d, dict):
-        return {k: round_floats(v, digits) for k, v in d.items()}
-    if isinstance(d, list):
-        return [round_floats(v, digits) for v in d]
-    if isinstance(d, float):
-        return d if not math.isfinite(d) else round(d, digits)
-    return d
 
 
 def scoring_time(judge, x: torch.Tensor, repeats: int = 3) -> dict:

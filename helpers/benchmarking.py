@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import platform
 from pathlib import Path
@@ -39,3 +40,15 @@ def machine_description() -> dict:
     if hasattr(os, "getloadavg"):
         info["load_average_at_start"] = [round(v, 2) for v in os.getloadavg()]
     return info
+
+
+def round_floats(d, digits: int = 4):
+    """A JSON-ready copy of nested dicts and lists with every float rounded to ``digits``; NaN and
+    infinities become None (JSON has no literal for them)."""
+    if isinstance(d, dict):
+        return {k: round_floats(v, digits) for k, v in d.items()}
+    if isinstance(d, list):
+        return [round_floats(v, digits) for v in d]
+    if isinstance(d, float):
+        return round(d, digits) if math.isfinite(d) else None
+    return d

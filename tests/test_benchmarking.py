@@ -49,3 +49,14 @@ def test_an_uninstalled_library_is_recorded_as_none(monkeypatch):
     assert info["no-such-library-installed"] is None and info["torch"]
     with pytest.raises(KeyError):
         info["nsgt"]
+
+
+def test_round_floats_rounds_nested_values_and_nulls_what_json_cannot_hold():
+    import json
+    import math
+
+    from helpers.benchmarking import round_floats
+
+    out = round_floats({"a": 1.234567, "b": [math.nan, 2.0, {"c": math.inf}], "d": "x", "e": 3})
+    assert out == {"a": 1.2346, "b": [None, 2.0, {"c": None}], "d": "x", "e": 3}
+    assert json.loads(json.dumps(out, allow_nan=False)) == out
