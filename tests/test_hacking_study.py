@@ -141,3 +141,26 @@ def test_audio_facts_say_whether_any_copy_changes_timbre_rather_than_pitch():
     t["pitch_kept"] = [1.0, 0.2, 0.5]
     assert "No corrupted copy keeps the pitch of more notes than their instrument" in \
         hs.corruption_facts(t, t.iloc[0], "audio")["text"]
+
+
+def test_independent_pixels_keep_the_mean_image_and_lose_the_strokes():
+    x = torch.zeros(400, 1, 28, 28)
+    x[:, :, 10:18, 12:16] = 1.0  # a bar, the same in every image
+    x[:200, :, 5, 5] = 1.0       # a dot in half of them
+    c = hs.independent_pixels(x, seed=0)
+    assert c.shape == x.shape and set(c.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(c[:, :, 10:18, 12:16], x[:, :, 10:18, 12:16])  # probability 1 stays white
+    assert c[:, :, 0, 0].sum() == 0 and 150 < c[:, 0, 5, 5].sum() < 250
+    assert torch.equal(c, hs.independent_pixels(x, seed=0))
+
+
+def test_out_of_class_check_names_the_copy_and_its_control(judge):
+    s = subject(judge)
+    sweep, _ = hs.corruption_table(s, kinds=("gaussian",), levels=(1.0, 4.0), depths=("last",), n=24, progress=False)
+    check = hs.out_of_class_check(s, sweep, n=24)
+    top = sweep[sweep.kind != "none"]["count_out@0.9"].idxmax()
+    assert f"level {sweep.loc[top, 'level']:g}" in check["label"]
+    assert check["samples"].shape == check["control"].shape == (16, 1, 28, 28)
+    assert f"{check['out_control']:.2f}" in check["text"] and sum(check["classes"].values()) <= 24
+    with pytest.raises(ValueError, match="no corrupted copy"):
+        hs.out_of_class_check(s, sweep[sweep.kind == "none"])

@@ -199,12 +199,13 @@ def _decode_mean(model, z: torch.Tensor) -> torch.Tensor:
     return likelihood.mean(params) if likelihood is not None else params
 
 
-def coverage(model, x: torch.Tensor, tolerance: float = 0.1, n_steps: int = 300, lr: float = 0.05,
-             batch_size: int = 500, progress: bool = True) -> dict[str, float]:
-    """Share of held-out ``x`` the model reconstructs within ``tolerance`` (root-mean-square error
-    per example in the model's data space), through its encoder (z = mu(x)) and through latent
-    optimisation: ``n_steps`` Adam steps on z from the encoder's guess, decoder frozen (the
-    "inversion" of Kégl et al., 2018, Sec. 4; cf. Lipton & Tripathi, 2017).
+def coverage_errors(model, x: torch.Tensor, n_steps: int = 300, lr: float = 0.05, batch_size: int = 500,
+                    progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per held-out example, the root-mean-square reconstruction error in the model's data space
+    through the encoder (z = mu(x)) and the lowest one reached by latent optimisation: ``n_steps``
+    Adam steps on z from the encoder's guess, decoder frozen (the "inversion" of Kégl et al.,
+    2018, Sec. 4; cf. Lipton & Tripathi, 2017). Returns ``(encoder, optimised)``, two ``[N]``
+    tensors; :func:`coverage` turns them into shares under a tolerance.
 
     ``model`` needs ``encode(x) -> (mu, logvar)`` and ``decode(z)`` (and ``likelihood.mean``
     when it has one), as :class:`~helpers.models.VAE`. The weights are never changed.
@@ -212,8 +213,8 @@ def coverage(model, x: torch.Tensor, tolerance: float = 0.1, n_steps: int = 300,
     x = torch.as_tensor(x)
     if x.dtype == torch.uint8:
         x = x.float() / 255
-    if tolerance <= 0:
-        raise ValueError(f"tolerance={tolerance}: expected > 0")
+    if n_steps < 0:
+        raise ValueError(f"n_steps={n_steps}: expected >= 0")
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
@@ -227,29 +228,45 @@ def coverage(model, x: torch.Tensor, tolerance: float = 0.1, n_steps: int = 300,
         starts = range(0, len(x), batch_size)
         for s in tqdm(starts, desc="coverage", disable=not progress, leave=False):
             xb = x[s:s + batch_size].to(device)
+            xb = xb.reshape(len(xb), *getattr(model, "x_shape", xb.shape[1:]))
+
+            def mse(z):
+                return (_decode_mean(model, z).reshape(len(xb), -1) - xb.reshape(len(xb), -1)).pow(2).mean(1)
+
             with torch.no_grad():
                 mu, _ = model.encode(xb)
-                rmse = lambda z: (_decode_mean(model, z).reshape(len(xb), -1) - xb.reshape(len(xb), -1)) \
-                    .pow(2).mean(1)  # noqa: E731  (mean squared error; sqrt below)
-                enc_err.append(rmse(mu).sqrt().cpu())
-            z = mu.detach().clone().requires_grad_(True)
-            opt = torch.optim.Adam([z], lr=lr)
+                enc_err.append(mse(mu).sqrt().float().cpu())
             best = enc_err[-1].to(device).clone()
-            for _ in range(n_steps):
-                err = rmse(z)
-                opt.zero_grad()
-                err.sum().backward()
-                opt.step()
-                best = torch.minimum(best, err.detach().sqrt())
-            with torch.no_grad():
-                best = torch.minimum(best, rmse(z).sqrt())
+            if n_steps:
+                z = mu.detach().clone().requires_grad_(True)
+                opt = torch.optim.Adam([z], lr=lr)
+                for _ in range(n_steps):
+                    err = mse(z)
+                    opt.zero_grad()
+                    err.sum().backward()
+                    opt.step()
+                    best = torch.minimum(best, err.detach().sqrt().float())
+                with torch.no_grad():
+                    best = torch.minimum(best, mse(z).sqrt().float())
             opt_err.append(best.cpu())
     finally:
         for p, f in zip(params, flags):
             p.requires_grad_(f)
         if was_training:
             model.train()
-    enc, opt_ = torch.cat(enc_err), torch.cat(opt_err)
+    if not enc_err:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.cat(enc_err), torch.cat(opt_err)
+
+
+def coverage(model, x: torch.Tensor, tolerance: float = 0.1, n_steps: int = 300, lr: float = 0.05,
+             batch_size: int = 500, progress: bool = True) -> dict[str, float]:
+    """Share of held-out ``x`` the model reconstructs within ``tolerance`` (root-mean-square error
+    per example in the model's data space), through its encoder and through latent optimisation
+    with the decoder frozen (:func:`coverage_errors`)."""
+    if tolerance <= 0:
+        raise ValueError(f"tolerance={tolerance}: expected > 0")
+    enc, opt_ = coverage_errors(model, x, n_steps, lr, batch_size, progress)
     return {"coverage_encoder": (enc <= tolerance).double().mean().item(),
             "coverage_optimised": (opt_ <= tolerance).double().mean().item(),
             "rmse_encoder_median": enc.median().item(), "rmse_optimised_median": opt_.median().item(),

@@ -264,8 +264,10 @@ def audio_subject(run_root=None, smoke: bool = False, transform: str = "nsgt", l
     density = CodeMixture.fit(codes, n_components=(1, 2, 4, 8, 16), seed=0) if len(codes) >= 4 * (codes.shape[1] + 1) \
         else CodeGaussian.fit(codes)
     val = data.magnitudes("val")  # two halves: the reference, and the real row measured against it
-    return Subject(f"note VAE ({transform.upper()})", "audio", run.model, judge, codes, val[0::2],
-                   data.magnitudes("train"), density, run, data.x["train"], real=val[1::2])
+    subject = Subject(f"note VAE ({transform.upper()})", "audio", run.model, judge, codes, val[0::2],
+                      data.magnitudes("train"), density, run, data.x["train"], real=val[1::2])
+    subject._cache["data"] = data  # the prepared set (its unseen instruments: notebook 05's coverage)
+    return subject
 
 
 # ------------------------------------------------------------------------------- tables
@@ -347,7 +349,7 @@ def region_table(subject: Subject, n: int = 1000, seed: int = 0, radii: Sequence
         row["dist_to_codes"] = R.distance_to_data(z, subject.codes).median().item()
         row["z_norm"] = z.norm(dim=1).median().item() / d ** 0.5
         rows.append(row)
-        shown[label] = x[:16]
+        shown[label] = x[:16].clone()  # a copy: a view would keep the whole batch alive
     table = pd.DataFrame(rows).set_index("label")
     table.attrs["inactive_dims"] = int((kl < 0.01).sum())
     table.attrs["kl_per_dim"] = kl.tolist()
@@ -375,7 +377,7 @@ def corruption_table(subject: Subject, kinds: Sequence[str] = ("gaussian",), lev
         label = "all" if depth is None else str(depth)
         rows.append(_row(subject, x, base, kind=kind, depth=label, level=float(level)))
         if keep is None or (kind, label, float(level)) in keep:
-            shown[kind, label, float(level)] = x[:16]
+            shown[kind, label, float(level)] = x[:16].clone()  # a copy: a view would keep the whole batch alive
     if weights_fingerprint(subject.vae) != before:
         raise RuntimeError("a corruption modified the original model")
     return pd.DataFrame(rows), shown
@@ -390,13 +392,13 @@ def bend_table(subject: Subject, bends: dict, n: int = 1000, seed: int = 0, z_re
     z = subject.codes_for(n, seed)
     before = weights_fingerprint(subject.vae)
     base = subject.decode(z)
-    rows, shown = [_row(subject, base, bend="none")], {"none": base[:16]}
+    rows, shown = [_row(subject, base, bend="none")], {"none": base[:16].clone()}
     zr = subject.codes[:500] if z_reference is None else z_reference
     for name, spec in tqdm(bends.items(), desc="bends", disable=not progress):
         with bend(subject.vae, spec, z_reference=zr):
             x = subject.decode(z)
         rows.append(_row(subject, x, base, bend=name))
-        shown[name] = x[:16]
+        shown[name] = x[:16].clone()  # a copy: a view would keep the whole batch alive
     if weights_fingerprint(subject.vae) != before:
         raise RuntimeError("a bend modified the original model")
     return pd.DataFrame(rows).set_index("bend"), shown
@@ -448,6 +450,24 @@ def _run_key(run) -> dict | None:
     return json.loads((path / "key.json").read_text())
 
 
+def uncanny_copies(subject: Subject, weights: Sequence[float] = (0.0, 1.0, 10.0), critic: str = "vae",
+                   n_steps: int = 200, lr: float = 1e-4, batch_size: int = 128, seed: int = 0, run_root=None,
+                   progress: bool = True):
+    """``(weight, FineTuned)`` for each weight: the subject's decoder fine-tuned "to the uncanny"
+    (:func:`~helpers.hacking.finetune.uncanny_finetune`, cached in the run store; a generator, one
+    copy at a time). Notebook 05 calls it with notebook 04's settings to reload the same copies."""
+    from . import UncannyConfig, uncanny_finetune
+
+    from ..data.mnist import dynamic_binarize
+
+    binarize = dynamic_binarize if subject.kind == "image" else None  # as the MNIST VAE was trained
+    parent_key = _run_key(subject.run)
+    for w in weights:
+        config = UncannyConfig(critic=critic, weight=float(w), n_steps=n_steps, lr=lr, batch_size=batch_size, seed=seed)
+        yield w, uncanny_finetune(subject.model, subject.x_train, config, judge=subject.judge, run_root=run_root,
+                                  progress=progress, batch_transform=binarize, parent_key=parent_key)
+
+
 def uncanny_table(subject: Subject, weights: Sequence[float] = (0.0, 1.0, 10.0), critic: str = "vae",
                   n_steps: int = 200, lr: float = 1e-4, batch_size: int = 128, n: int = 1000, seed: int = 0,
                   run_root=None, progress: bool = True) -> tuple[pd.DataFrame, dict, dict]:
@@ -458,27 +478,21 @@ def uncanny_table(subject: Subject, weights: Sequence[float] = (0.0, 1.0, 10.0),
 
     Returns ``(table, histories, shown)``: a row per weight (and "original"), the fine-tuning
     histories, and 16 samples of each copy."""
-    from . import UncannyConfig, uncanny_finetune, weights_fingerprint
+    from . import weights_fingerprint
 
-    from ..data.mnist import dynamic_binarize
-
-    binarize = dynamic_binarize if subject.kind == "image" else None  # as the MNIST VAE was trained
-    parent_key = _run_key(subject.run)
     z = subject.codes_for(n, seed)
     before = weights_fingerprint(subject.vae)
     base = subject.decode(z)
-    rows, histories, shown = [_row(subject, base, weight="original")], {}, {"original": base[:16]}
-    for w in tqdm(weights, desc="fine-tuned copies", disable=not progress):
-        config = UncannyConfig(critic=critic, weight=float(w), n_steps=n_steps, lr=lr, batch_size=batch_size, seed=seed)
-        tuned = uncanny_finetune(subject.model, subject.x_train, config, judge=subject.judge, run_root=run_root,
-                                 progress=progress, batch_transform=binarize, parent_key=parent_key)
+    rows, histories, shown = [_row(subject, base, weight="original")], {}, {"original": base[:16].clone()}
+    copies = uncanny_copies(subject, weights, critic, n_steps, lr, batch_size, seed, run_root, progress)
+    for w, tuned in tqdm(copies, total=len(weights), desc="fine-tuned copies", disable=not progress):
         x = subject.decode(z, vae=vae_of(tuned.model))
         row = _row(subject, x, base, weight=f"{w:g}")
         row["train_seconds"] = tuned.train_seconds
         row["reused"] = bool(tuned.cached)
         rows.append(row)
         histories[f"{w:g}"] = tuned.history
-        shown[f"{w:g}"] = x[:16]
+        shown[f"{w:g}"] = x[:16].clone()  # a copy: a view would keep the whole batch alive
     if weights_fingerprint(subject.vae) != before:
         raise RuntimeError("fine-tuning modified the original model")
     return pd.DataFrame(rows).set_index("weight"), histories, shown
@@ -644,3 +658,49 @@ def region_answer(name: str, table: pd.DataFrame, real: dict, max_noise: float =
         text += (f"No region gives samples further from the training examples than the data region's "
                  f"({table.loc['data', 'nn_data_median']:.2f}) with a noise share below {max_noise:g}.")
     return text
+
+
+# ------------------------------------------------------------------- is the judge fooled?
+
+
+def independent_pixels(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """A control batch for images: every pixel drawn independently, white with the probability of
+    the batch's mean image at that pixel (and black otherwise). Same ink, same spatial spread, no
+    strokes: whatever the judge reads in it, it reads in texture alone."""
+    x = torch.as_tensor(x).float()
+    p = x.mean(0, keepdim=True).clamp(0, 1).expand_as(x)
+    return torch.bernoulli(p, generator=torch.Generator().manual_seed(seed))
+
+
+def out_of_class_check(subject: Subject, sweep: pd.DataFrame, n: int = 1000, seed: int = 0, top: int = 3) -> dict:
+    """For the corrupted copy of ``sweep`` (a :func:`corruption_table`) with the highest out-of-class
+    share: the classes its judge names most often, and the same measures on the control batch of
+    :func:`independent_pixels`. When the control also reads out-of-class, that share says the
+    judge's letters answer texture, not letter shapes. Returns ``text``, ``samples`` and
+    ``control`` (16 of each), ``classes`` (name -> count) and the two out-of-class shares."""
+    from collections import Counter
+
+    from . import Corruption, corrupt
+
+    if subject.kind != "image":
+        raise ValueError(f"{subject.name}: the independent-pixel control is for images")
+    rows = sweep[sweep.kind != "none"]
+    if rows.empty:
+        raise ValueError("sweep: no corrupted copy in the table")
+    row = rows.loc[rows[OUT].idxmax()]
+    depth = None if row.depth == "all" else row.depth
+    spec = Corruption(kind=row.kind, amount=float(row.level), part="decoder", depth=depth, seed=seed)
+    x = subject.decode(subject.codes_for(n, seed), vae=corrupt(subject.vae, spec))
+    control = independent_pixels(x, seed)
+    classes = Counter(subject.judge.predict(x)).most_common(top)
+    probs = subject.judge.probs(control)
+    out_control = novelty.class_counts(probs, subject.judge.in_index, subject.judge.out_index, (0.9,))[OUT]
+    control_classes = Counter(subject.judge.predict(control)).most_common(top)
+    label = f"{row.kind} on {_where(str(row.depth))} at level {row.level:g}"
+    text = (f"The copy with the most out-of-class samples, {label} ({row[OUT]:.2f}), is mostly named "
+            + ", ".join(f"{c} ({k})" for c, k in classes)
+            + f". Control: images whose pixels are drawn independently with that copy's mean ink at each pixel "
+            f"(no strokes) read out-of-class {out_control:.2f}, mostly "
+            + ", ".join(f"{c} ({k})" for c, k in control_classes) + ".")
+    return {"text": text, "label": label, "samples": x[:16].clone(), "control": control[:16].clone(),
+            "classes": dict(classes), "out_copy": float(row[OUT]), "out_control": float(out_control)}

@@ -1,0 +1,120 @@
+"""Notebook 05's studies on tiny untrained models: trade-off points per model and sampler, the
+iteration procedure end to end, and the audio chase's verdicts, ranking and sentences."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers.evaluation.judges import DIGITS, LETTERS, NOISE, Judge, digit_config
+from helpers.hacking import Corruption, corrupt, weights_fingerprint
+from helpers.hacking import novelty_study as ns
+from helpers.hacking import study as hs
+from helpers.hacking.iterate import uniform_starts, vae_step
+from helpers.models.classifiers import Classifier
+from helpers.models.priors import CodeGaussian
+from helpers.models.vae import VAE, VAEConfig
+
+
+@pytest.fixture(scope="module")
+def judges():
+    torch.manual_seed(0)
+    classes = DIGITS + LETTERS + (NOISE,)
+    big = Judge(Classifier(digit_config(len(classes), smoke=True)), classes, DIGITS, LETTERS)
+    digits = Judge(Classifier(digit_config(len(DIGITS) + 1, smoke=True)), DIGITS + (NOISE,), DIGITS)
+    return big, digits
+
+
+def image_subject(judge):
+    torch.manual_seed(1)
+    vae = VAE.from_config(VAEConfig(z_dim=4, hidden=(32,))).eval()
+    x = (torch.rand(120, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.7).float()
+    codes = vae.encode(x)[0].detach()
+    return hs.Subject("tiny", "image", vae, judge, codes, hs.as_images(x[:40]), hs.as_images(x[40:]),
+                      CodeGaussian.fit(codes), x_train=x)
+
+
+def test_tradeoff_points_one_per_model_and_sampler_sharing_errors(judges):
+    s = image_subject(judges[0])
+    before = weights_fingerprint(s.vae)
+    zoo = [ns.ZooModel("prior", "main", s.vae), ns.ZooModel("density", "main", s.vae, s.density),
+           ns.ZooModel("noisy", "corrupted", corrupt(s.vae, Corruption("gaussian", 2.0)), None, {"level": 2.0})]
+    heldout = s.x_train[:30]
+    points = ns.tradeoff_points(s, zoo, heldout, n=50, n_steps=3, progress=False)
+    assert [p.name for p in points] == ["prior", "density", "noisy"]
+    assert all(len(p.in_class) == 50 and len(p.err_encoder) == 30 for p in points)
+    assert points[0].err_optimised is not points[1].err_optimised
+    assert np.array_equal(points[0].err_encoder, points[1].err_encoder)  # same VAE, same coverage
+    assert not np.array_equal(points[0].err_encoder, points[2].err_encoder)
+    assert np.all(points[0].err_optimised <= points[0].err_encoder + 1e-6)  # optimisation never worsens
+    assert points[2].info["level"] == 2.0 and points[2].info["seconds"] > 0
+    assert weights_fingerprint(s.vae) == before
+    assert 0.0 <= ns.real_spurious(s) <= 1.0
+
+
+def test_iteration_study_counts_points_clusters_and_types(judges):
+    s = image_subject(judges[0])
+    out = ns.iteration_study("tiny VAE", vae_step(s.vae), uniform_starts(60, seed=0), judges[1], judges[0],
+                             binarize_share=0.13, n_iter=5, ks=range(2, 5), progress=False)
+    summary = out["summary"]
+    assert summary["starts"] == 60 and summary["distinct_fixed_points"] == out["points"].n_distinct
+    assert sum(out["types"].values()) == summary["k"] == len(out["clusters"])
+    assert out["images"].shape == (60, 1, 28, 28)
+    facts = ns.iteration_facts(pd.DataFrame([summary]))
+    assert f"{summary['distinct_fixed_points']:,} distinct" in facts["text"] and "about 9 to 11" in facts["text"]
+
+
+def test_audio_kinds_and_sample_objectness():
+    class J:
+        in_index, out_index, noise_index = [0, 1], [2], 3
+    probs = torch.tensor([[0.95, 0.03, 0.01, 0.01], [0.0, 0.02, 0.97, 0.01], [0.0, 0.0, 0.02, 0.98],
+                          [0.4, 0.1, 0.4, 0.1]])
+    assert ns.audio_kinds(probs, J()).tolist() == ["instrument", "unseen instrument", "noise", "candidate"]
+    obj = ns.sample_objectness(probs)
+    assert obj.shape == (4,) and obj[3] < obj[0]  # a spread verdict is less object-like
+
+
+@pytest.fixture(scope="module")
+def audio_subject():
+    from test_evaluation_generation import N, tiny_model
+    from helpers.audio import STFTConfig
+    from helpers.audio.transform import build_transform
+    from helpers.models.classifiers import ClassifierConfig
+
+    tf = build_transform(STFTConfig(sample_rate=8000, n_fft=256, hop_length=64, scale="db", db_floor=-60.0, gl_n_iter=4))
+    g = torch.Generator().manual_seed(0)
+    mags = torch.rand(40, *tf.output_shape(N), generator=g)
+    tf.fit_scaling(mags)
+    model = tiny_model(tf, "note")
+    classes = ("flute", "oboe", "viola", NOISE)
+    torch.manual_seed(0)
+    clf = Classifier(ClassifierConfig(input="spectrum", x_shape=(tf.output_shape(N)[0], 16), n_classes=4,
+                                      channels=(4,), dense=8))
+    judge = Judge(clf, classes, in_class=("flute", "oboe"), out_class=("viola",), transform=tf)
+    codes = model.encode(mags)[0]
+    return hs.Subject("tiny note VAE", "audio", model, judge, codes, mags[:10], mags[10:], CodeGaussian.fit(codes),
+                      x_train=model.to_model(mags[10:]))
+
+
+def test_audio_sources_and_chase(audio_subject):
+    s = audio_subject
+    sources = ns.audio_sources(s, n=12, n_iter=3, progress=False)
+    assert list(sources) == ["prior", "own sampler", "iterated from noise", "iterated from prior draws"]
+    shape = s.reference.shape[1:]
+    assert all(v.shape == (12, *shape) and torch.all(v >= 0) for v in sources.values())
+    assert set(ns.audio_sources.last) == {"iterated from noise", "iterated from prior draws"}
+    chase = ns.audio_chase(s, sources, ks=range(2, 4), progress=False)
+    table = chase["table"]
+    assert len(table) == 48 and set(table.kind) <= set(ns.AUDIO_KINDS) and (table.novelty >= 0).all()
+    assert chase["sources"]["n"].sum() == 48
+    shares = chase["sources"][[f"share_{k}" for k in ns.AUDIO_KINDS]].sum(axis=1)
+    assert np.allclose(shares, 1.0)
+    cand = chase["candidates"]
+    assert (cand.kind == "candidate").all() and cand["rank"].is_monotonic_increasing
+    facts = ns.chase_facts(chase)
+    assert facts["most_new"] in sources and f"{len(cand)} notes in all are candidates" in facts["text"]
+
+
+def test_audio_heldout_needs_the_prepared_set(audio_subject):
+    with pytest.raises(ValueError, match="no prepared audio set"):
+        ns.audio_heldout(audio_subject)
