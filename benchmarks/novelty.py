@@ -95,7 +95,7 @@ def kazakci_part(mnist, args, progress) -> dict:
     out = {"sparse_ae": {"filters": run.model.config.filters, "train_seconds": run.train_seconds, "epochs": run.epochs},
            "white_share": share, "reference": novelty.REFERENCE_VALUES}
     for name, step, vectors in (("sparse autoencoder", it.sparse_ae_step(run.model),
-                                 lambda x: run.model.code_vectors(x, pooled=False)),
+                                 lambda x: run.model.code_vectors(x)),
                                 ("MNIST VAE", it.vae_step(mnist.vae), None)):
         study = ns.iteration_study(name, step, it.uniform_starts(args.starts, seed=args.seed), digit_judge, mnist.judge,
                                    binarize_share=share, n_iter=args.iterations, vectors=vectors, ks=ks,

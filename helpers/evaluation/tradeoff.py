@@ -201,7 +201,7 @@ def tradeoff_facts(table: pd.DataFrame, corr: dict, real_spurious: float | None 
             f"the {names.get(y, y)} from {table[y].min():.2f} to {table[y].max():.2f}. "
             + (f"Their {corr['method'].capitalize()} correlation is r = {r:+.2f}, {100 * corr['level']:.0f}% interval "
                f"[{low:+.2f}, {high:+.2f}] ({corr['valid']} bootstrap resamples of the samples and held-out examples); "
-               f"the interval {verdict}" if sign is not None else f"Their correlation {verdict}."))
+               f"the interval {verdict}." if sign is not None else f"Their correlation {verdict}."))
     if real_spurious is not None:
-        text += f" Real held-out examples read {real_spurious:.2f} spurious under the same judge: the floor of that axis."
+        text += f" For comparison, real held-out examples read {real_spurious:.2f} spurious under the same judge."
     return {"text": text, "r": r, "low": low, "high": high, "sign": sign}

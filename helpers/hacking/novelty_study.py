@@ -178,7 +178,7 @@ def iteration_study(name: str, step_fn, starts: torch.Tensor, digit_judge, judge
     Returns a dict: ``result`` (:class:`~helpers.hacking.iterate.IterationResult`), ``points``
     (:class:`~helpers.hacking.iterate.FixedPoints`), ``clustering``, ``clusters`` (one row per
     cluster), ``types`` (clusters of each type) and ``summary`` (flat numbers for the tables)."""
-    from ..evaluation.clusters import cluster, score_clusters, type_counts
+    from ..evaluation.clusters import KINDS, cluster, member_kinds, score_clusters, type_counts
     from .iterate import fixed_points, iterate
 
     result = iterate(step_fn, starts, n_iter=n_iter, binarize_share=binarize_share, progress=progress)
@@ -190,11 +190,13 @@ def iteration_study(name: str, step_fn, starts: torch.Tensor, digit_judge, judge
     table = score_clusters(x, clustering.labels, digit_judge, judge, theta=theta, progress=progress,
                            reference_features=reference_features)
     measures = novelty.measure(x, judge, reference_features=reference_features)
+    kinds = member_kinds(digit_judge.probs(x), digit_judge, judge.probs(x), judge, theta)
     types = type_counts(table)
     summary = {"model": name, **result.summary(), "distinct_fixed_points": points.n_distinct,
                "top_point_share": float(points.counts[0]) / len(x) if points.n_distinct else math.nan,
                "k": clustering.k, "cluster_seconds": time.perf_counter() - start,
                **{f"clusters_{t}": v for t, v in types.items()},
+               **{f"share_{k}": float(np.mean(kinds == k)) for k in KINDS},
                **{key: measures[key] for key in ("count_in@0.9", "count_out@0.9", "noise@0.9", "objectness",
                                                   "frechet") if key in measures}}
     return {"result": result, "points": points, "clustering": clustering, "clusters": table, "types": types,
@@ -208,10 +210,13 @@ def iteration_facts(summaries: pd.DataFrame, reference: dict | None = None) -> d
     for row in summaries.to_dict("records"):
         parts.append(f"**{row['model']}**: {row['starts']:,} starts, {100 * row['converged']:.0f}% reached a fixed point "
                      f"(median {row['iterations_median']:.0f} iterations), {row['distinct_fixed_points']:,} distinct end "
-                     f"images (the most frequent reached by {100 * row['top_point_share']:.0f}% of the starts); "
+                     f"images (the most frequent reached by {100 * row['top_point_share']:.1f}% of the starts); "
                      f"k = {row['k']} clusters: {row['clusters_known']} known types, {row['clusters_new']} new types, "
-                     f"{row['clusters_letter-like']} letter-like, {row['clusters_noise']} noise; letter share "
-                     f"count_out@0.9 = {row['count_out@0.9']:.2f}, objectness {row['objectness']:.2f}.")
+                     f"{row['clusters_letter-like']} letter-like, {row['clusters_noise']} noise; of the end images "
+                     f"{100 * row['share_digit']:.0f}% are confident digits (10-digit judge), "
+                     f"{100 * row['share_letter']:.0f}% letters, {100 * row['share_noise']:.0f}% noise and "
+                     f"{100 * row['share_new']:.0f}% none of these; letter share count_out@0.9 = "
+                     f"{row['count_out@0.9']:.2f}, objectness {row['objectness']:.2f}.")
     ref = "; ".join(f"{k}: {v}" for k, v in reference.items())
     return {"text": " ".join(parts) + f" The authors' code reports, over its sparse autoencoders, {ref}.",
             "most_points": summaries.loc[summaries.distinct_fixed_points.idxmax(), "model"]}
