@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import machine_description, round_floats
-from helpers.data.fetch_utils import atomic_write_bytes
+from helpers.benchmarking import finish, machine_description
 from helpers.hacking import Bend, bendable_layers
 from helpers.hacking import study as hs
 
@@ -179,13 +177,7 @@ def main(argv=None) -> dict:
         latency = panel_latency(audio)
         if latency is not None:
             out["audio"]["times"]["hack_panel_update"] = latency
-    out["total_seconds"] = time.perf_counter() - start
-    out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    out = round_floats(out)
-    text = json.dumps(out, indent=1)
-    print(text)
-    atomic_write_bytes(args.out, (text + "\n").encode())
-    return out
+    return finish(out, args.out, start)
 
 
 if __name__ == "__main__":

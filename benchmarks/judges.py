@@ -26,15 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import machine_description, round_floats
-from helpers.data.fetch_utils import atomic_write_bytes
+from helpers.benchmarking import finish, machine_description, round_floats
 from helpers.evaluation import judges as J
 from helpers.evaluation import novelty
 
@@ -262,18 +260,13 @@ def main(argv=None) -> dict:
         if not args.holdout_soundfonts:
             p.error("--parts soundfonts needs --holdout-soundfonts")
         soundfont_part(args, out)
-    out["total_seconds"] = time.perf_counter() - start
-    out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    out = round_floats(out)
-    if args.merge and args.out.is_file():  # keep the parts this run did not measure
+    def keep_earlier(new: dict) -> dict:  # keep the parts this run did not measure
         old = json.loads(args.out.read_text())
         for key in ("judges", "sanity", "first_readings"):
-            out[key] = {**old.get(key, {}), **out[key]}
-        out = {**old, **out}
-    text = json.dumps(out, indent=1)
-    print(text)
-    atomic_write_bytes(args.out, (text + "\n").encode())
-    return out
+            new[key] = {**old.get(key, {}), **new[key]}
+        return {**old, **new}
+
+    return finish(out, args.out, start, merge=keep_earlier if args.merge and args.out.is_file() else None)
 
 
 if __name__ == "__main__":

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import machine_description, round_floats
-from helpers.data.fetch_utils import atomic_write_bytes
+from helpers.benchmarking import finish, machine_description
 from helpers.evaluation import novelty
 from helpers.evaluation import tradeoff as T
 from helpers.hacking import iterate as it
@@ -165,22 +163,16 @@ def main(argv=None) -> dict:
             unseen = ns.audio_heldout(audio, "unseen", args.audio_n_cover, args.seed)
             out["tradeoff_audio"] = tradeoff_part(audio, azoo, unseen, tol, args.audio_n_samples, args.audio_cover_steps,
                                                   args.n_boot, args.seed, progress, batch_size=100)
-        sources = ns.audio_sources(audio, n=args.audio_chase, seed=args.seed, progress=progress)
+        sources, iterations = ns.audio_sources(audio, n=args.audio_chase, seed=args.seed, progress=progress)
         chase = ns.audio_chase(audio, sources, ks=range(2, 5) if args.smoke else range(4, 16), seed=args.seed,
                                progress=progress)
-        out["audio_chase"] = {"model": audio.name, "iterations": ns.audio_sources.last,
+        out["audio_chase"] = {"model": audio.name, "iterations": iterations,
                               "sources": records(chase["sources"].reset_index()),
                               "clusters": records(chase["clusters"].reset_index()),
                               "candidates_top10": records(chase["candidates"].head(10)[
                                   ["source", "class", "p", "novelty", "objectness", "cluster"]]),
                               "facts": ns.chase_facts(chase)["text"]}
-    out["total_seconds"] = time.perf_counter() - start
-    out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    out = round_floats(out)
-    text = json.dumps(out, indent=1)
-    print(text)
-    atomic_write_bytes(args.out, (text + "\n").encode())
-    return out
+    return finish(out, args.out, start)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,25 @@ def round_floats(d, digits: int = 4):
     if isinstance(d, float):
         return round(d, digits) if math.isfinite(d) else None
     return d
+
+
+def finish(out: dict, path, start: float, merge=None) -> dict:
+    """End of a benchmark: add ``total_seconds`` (since ``start``, a ``time.perf_counter()``) and the
+    load average, round the floats (:func:`round_floats`), let ``merge(out)`` combine it with an
+    earlier result when given, print the JSON and write it to ``path`` atomically. Returns the
+    written dict."""
+    import json
+    import time
+
+    from helpers.data.fetch_utils import atomic_write_bytes
+
+    out["total_seconds"] = time.perf_counter() - start
+    if hasattr(os, "getloadavg"):
+        out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    out = round_floats(out)
+    if merge is not None:
+        out = merge(out)
+    text = json.dumps(out, indent=1)
+    print(text)
+    atomic_write_bytes(path, (text + "\n").encode())
+    return out

@@ -60,3 +60,18 @@ def test_round_floats_rounds_nested_values_and_nulls_what_json_cannot_hold():
     out = round_floats({"a": 1.234567, "b": [math.nan, 2.0, {"c": math.inf}], "d": "x", "e": 3})
     assert out == {"a": 1.2346, "b": [None, 2.0, {"c": None}], "d": "x", "e": 3}
     assert json.loads(json.dumps(out, allow_nan=False)) == out
+
+
+def test_finish_adds_times_rounds_merges_and_writes_atomically(tmp_path, capsys):
+    import json
+    import math
+    import time
+
+    from helpers.benchmarking import finish
+
+    path = tmp_path / "r.json"
+    out = finish({"x": 1.234567, "bad": math.nan}, path, time.perf_counter() - 2.0)
+    assert json.loads(path.read_text()) == out and json.loads(capsys.readouterr().out) == out
+    assert out["x"] == 1.2346 and out["bad"] is None and out["total_seconds"] >= 2.0
+    merged = finish({"y": 2.0}, path, time.perf_counter(), merge=lambda new: {**json.loads(path.read_text()), **new})
+    assert merged["x"] == 1.2346 and merged["y"] == 2.0 and json.loads(path.read_text()) == merged

@@ -1,28 +1,16 @@
 """The hacking benchmark runs end to end at smoke size and writes its JSON."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-from helpers.data import instruments as ins
-from helpers.data.mnist import MD5, mnist_dir
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "hacking.py"
-
-
-def _has_data():
-    return all((mnist_dir() / name).exists() for name in MD5) and ins.read_marker(ins.instruments_dir()) is not None
+from benchmark_scripts import load_script, needs_mnist_and_instruments
 
 
 @pytest.mark.slow
 @pytest.mark.data
-@pytest.mark.skipif(not _has_data(), reason="MNIST or the instrument set not there (make data)")
+@needs_mnist_and_instruments
 def test_benchmark_runs_at_smoke_size(tmp_path):
-    spec = importlib.util.spec_from_file_location("hacking_benchmark", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("hacking")
     out = tmp_path / "result.json"
     result = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--threads", "1"])
     saved = json.loads(out.read_text())

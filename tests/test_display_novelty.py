@@ -51,3 +51,15 @@ def test_novelty_map_player_checks_lengths_and_index():
         player.figure(3)
     with pytest.raises(ValueError, match="one entry per point"):
         show.NoveltyMapPlayer(np.zeros((2, 2)), ["a"], mags, tf, 2000, ["a", "b"])
+
+
+def test_plot_coverage_curves_rise_from_zero_to_one_and_name_missing_points():
+    from helpers.evaluation.tradeoff import TradeoffPoint
+
+    p = TradeoffPoint("m", "f", [True, False], [False, False], [0.1, 0.3], [0.05, 0.2])
+    ax = show.plot_coverage_curves([p], ["m"], tolerance=0.15, tolerances=np.array([0.0, 0.1, 0.25, 0.5]))
+    solid, dashed = ax.lines[0].get_ydata(), ax.lines[1].get_ydata()
+    assert list(solid) == [0.0, 0.5, 1.0, 1.0] and list(dashed) == [0.0, 0.5, 0.5, 1.0]
+    assert ax.lines[0].get_color() == ax.lines[1].get_color() and ax.lines[-1].get_xdata()[0] == 0.15
+    with pytest.raises(ValueError, match="no point called"):
+        show.plot_coverage_curves([p], ["other"])

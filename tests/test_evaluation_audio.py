@@ -79,6 +79,7 @@ def test_error_by_level_separates_partials_from_the_floor():
     out = error_by_level(m, est)
     assert abs(out["loud_err_db"] - 6.02) < 0.01 and out["quiet_err_db"] < 1e-9
     assert abs(out["loud_share"] - 0.1) < 1e-9 and abs(out["quiet_share"] - 0.9) < 1e-9
+    assert out["loud_db"] == -30.0 and out["quiet_db"] == -60.0
 
 
 def _stft_magnitudes(waves, n_fft=2048, hop=512):

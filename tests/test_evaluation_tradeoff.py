@@ -75,3 +75,12 @@ def test_tradeoff_point_measures_a_model():
     assert p.values(1e-3)["spurious"] == 0.0 and p.values(1e-3)["coverage_encoder"] == 1.0
     low, high = T.share_interval(p, 1e-3, "coverage_optimised", n_boot=20)
     assert low == high == 1.0
+
+
+def test_share_intervals_bracket_each_points_shares():
+    points = [_point("a", 0.2, 0.7, seed=1), _point("b", 0.6, 0.3, seed=2)]
+    bars = T.share_intervals(points, tolerance=0.1, n_boot=100)
+    assert set(bars) == {"a", "b"}
+    for p in points:
+        v, (xl, xh, yl, yh) = p.values(0.1), bars[p.name]
+        assert xl <= v["spurious"] <= xh and yl <= v["coverage_optimised"] <= yh and xl < xh

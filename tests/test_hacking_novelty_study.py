@@ -98,11 +98,12 @@ def audio_subject():
 
 def test_audio_sources_and_chase(audio_subject):
     s = audio_subject
-    sources = ns.audio_sources(s, n=12, n_iter=3, progress=False)
+    sources, iterations = ns.audio_sources(s, n=12, n_iter=3, progress=False)
     assert list(sources) == ["prior", "own sampler", "iterated from noise", "iterated from prior draws"]
     shape = s.reference.shape[1:]
     assert all(v.shape == (12, *shape) and torch.all(v >= 0) for v in sources.values())
-    assert set(ns.audio_sources.last) == {"iterated from noise", "iterated from prior draws"}
+    assert set(iterations) == {"iterated from noise", "iterated from prior draws"}
+    assert all(1 <= v["iterations_max"] <= 3 and v["starts"] == 12 for v in iterations.values())
     chase = ns.audio_chase(s, sources, ks=range(2, 4), progress=False)
     table = chase["table"]
     assert len(table) == 48 and set(table.kind) <= set(ns.AUDIO_KINDS) and (table.novelty >= 0).all()
@@ -115,6 +116,28 @@ def test_audio_sources_and_chase(audio_subject):
     assert facts["most_new"] in sources and f"{len(cand)} notes in all are candidates" in facts["text"]
 
 
-def test_audio_heldout_needs_the_prepared_set(audio_subject):
+def test_audio_heldout_and_map_need_the_prepared_set(audio_subject):
     with pytest.raises(ValueError, match="no prepared audio set"):
         ns.audio_heldout(audio_subject)
+    with pytest.raises(ValueError, match="no prepared audio set"):
+        ns.novelty_map_inputs(audio_subject, {})
+
+
+def test_novelty_map_inputs_put_real_notes_first(audio_subject):
+    import dataclasses
+
+    class Data:
+        def __init__(self, mags):
+            self.mags = mags
+
+        def magnitudes(self, part):
+            return self.mags[:6] if part == "train" else self.mags[6:9]
+
+    s = dataclasses.replace(audio_subject, data=Data(audio_subject.train))
+    sources, _ = ns.audio_sources(s, n=4, n_iter=2, progress=False)
+    chase = ns.audio_chase(s, sources, ks=range(2, 4), progress=False)
+    m = ns.novelty_map_inputs(s, chase, n_real=5)
+    assert m["offset"] == 5 + 3 and len(m["magnitudes"]) == len(m["features"]) == len(m["kinds"]) == len(m["captions"]) == 8 + 16
+    assert m["kinds"][:5] == ["real: training instrument"] * 5 and m["kinds"][5] == "real: unseen instrument"
+    assert m["kinds"][8] == f"generated: {chase['table'].kind.iloc[0]}"
+    assert torch.equal(m["magnitudes"][8:], chase["samples"]) and m["captions"][8].startswith("prior: ")

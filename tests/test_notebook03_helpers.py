@@ -56,6 +56,10 @@ def test_describe_likelihoods_states_the_measured_numbers_and_who_is_closer():
     assert text.count("the gaussian is closer") == 2 and "the laplace is closer" not in text
     levels.loc["laplace", "quiet_err_db"] = 1.0
     assert "the laplace is closer" in ev.describe_likelihoods(scores, levels)
+    assert "within 30 dB" in text and "more than 60 dB down" in text  # error_by_level's defaults
+    levels["loud_db"], levels["quiet_db"] = -20.0, -50.0  # thresholds recorded by error_by_level
+    other = ev.describe_likelihoods(scores, levels)
+    assert "within 20 dB" in other and "more than 50 dB down" in other
 
 
 class IdentityModel:

@@ -175,3 +175,36 @@ class NoveltyMapPlayer:
         box.observe(show, names="value")
         show()
         return W.VBox([box, out])
+
+
+def plot_coverage_curves(points, names: Sequence[str], tolerance: float | None = None, tolerances=None, ax=None,
+                         title: str = "Coverage against the tolerance",
+                         xlabel: str = "tolerance: RMSE per example in the model's data space"):
+    """For each named :class:`~helpers.evaluation.tradeoff.TradeoffPoint`, the share of held-out
+    examples covered as a function of the tolerance, after latent optimisation (solid) and through
+    the encoder (dashed, same colour); ``tolerance``: a vertical line at the one used. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    by_name = {p.name: p for p in points}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ValueError(f"names: no point called {missing}")
+    if tolerances is None:
+        top = max(float(np.max(by_name[n].err_encoder)) for n in names)
+        tolerances = np.linspace(0.0, top * 1.02, 60)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6))
+    for name in dict.fromkeys(names):
+        p = by_name[name]
+        line, = ax.plot(tolerances, [(p.err_optimised <= t).mean() for t in tolerances],
+                        label=f"{name}, latent optimisation")
+        ax.plot(tolerances, [(p.err_encoder <= t).mean() for t in tolerances], "--", color=line.get_color(),
+                label=f"{name}, encoder")
+    if tolerance is not None:
+        ax.axvline(tolerance, color="k", ls=":", lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of held-out examples covered")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax

@@ -144,7 +144,8 @@ def error_by_level(reference: torch.Tensor, estimate: torch.Tensor, loud_db: flo
     err = (ref_db - est_db).abs()
     loud, quiet = ref_db > loud_db, ref_db < quiet_db
     return {"loud_err_db": float(err[loud].mean()), "quiet_err_db": float(err[quiet].mean()),
-            "loud_share": float(loud.double().mean()), "quiet_share": float(quiet.double().mean())}
+            "loud_share": float(loud.double().mean()), "quiet_share": float(quiet.double().mean()),
+            "loud_db": float(loud_db), "quiet_db": float(quiet_db)}
 
 
 def spread_rows(n: int, k: int | None) -> np.ndarray:
@@ -426,8 +427,9 @@ def describe_likelihoods(scores: pd.DataFrame, levels: pd.DataFrame, metrics=SCO
     return (f"**{winner.capitalize()}** is lower on {wins[winner]} of the {len(metrics)} held-out scores, the {o} on "
             f"{wins[o]}{ties} (SC {scores.loc[winner, 'mag_sc']:.3f} against {scores.loc[o, 'mag_sc']:.3f} on the magnitudes, "
             f"LSD {scores.loc[winner, 'mag_lsd']:.2f} dB against {scores.loc[o, 'mag_lsd']:.2f} dB). "
-            f"{100 * w_lv['loud_share']:.1f}% of the bins are loud (within 30 dB of their note's peak: the partials) "
-            f"and {100 * w_lv['quiet_share']:.1f}% lie more than 60 dB down (the floor). On the loud bins the {winner} "
+            f"{100 * w_lv['loud_share']:.1f}% of the bins are loud (within {-w_lv.get('loud_db', -30.0):g} dB of their "
+            f"note's peak: the partials) and {100 * w_lv['quiet_share']:.1f}% lie more than "
+            f"{-w_lv.get('quiet_db', -60.0):g} dB down (the floor). On the loud bins the {winner} "
             f"errs by {w_lv['loud_err_db']:.2f} dB and the {o} by {o_lv['loud_err_db']:.2f} dB ({closer('loud_err_db')}); "
             f"on the quiet bins by {w_lv['quiet_err_db']:.2f} dB and {o_lv['quiet_err_db']:.2f} dB "
             f"({closer('quiet_err_db')}).")

@@ -205,3 +205,12 @@ def tradeoff_facts(table: pd.DataFrame, corr: dict, real_spurious: float | None 
     if real_spurious is not None:
         text += f" For comparison, real held-out examples read {real_spurious:.2f} spurious under the same judge."
     return {"text": text, "r": r, "low": low, "high": high, "sign": sign}
+
+
+def share_intervals(points: Sequence[TradeoffPoint], tolerance: float, x: str = "spurious",
+                    y: str = "coverage_optimised", n_boot: int = 200, level: float = 0.95,
+                    seed: int = 0) -> dict[str, tuple[float, float, float, float]]:
+    """``{name: (x_low, x_high, y_low, y_high)}``: the :func:`share_interval` of every point on both
+    axes (the error bars of :func:`helpers.display.novelty.plot_tradeoff`)."""
+    return {p.name: (*share_interval(p, tolerance, x, n_boot, level, seed),
+                     *share_interval(p, tolerance, y, n_boot, level, seed)) for p in points}

@@ -121,7 +121,7 @@ def audio_zoo(subject: hs.Subject, seed: int = 0, corruption_levels: Sequence[fl
 def audio_heldout(subject: hs.Subject, part: str = "unseen", n: int | None = None, seed: int = 0) -> torch.Tensor:
     """Notes of ``part`` ("unseen": the instruments left out of training; "val") in the note VAE's
     model space, at most ``n`` of them (drawn without replacement)."""
-    data = subject._cache.get("data")
+    data = subject.data
     if data is None:
         raise ValueError(f"{subject.name}: no prepared audio set kept (build the subject with study.audio_subject)")
     mags = data.magnitudes(part)
@@ -249,12 +249,13 @@ def sample_objectness(probs: torch.Tensor, eps: float = 1e-12) -> np.ndarray:
 
 
 def audio_sources(subject: hs.Subject, n: int = 500, seed: int = 0, n_iter: int = 30, tol: float = 1e-3,
-                  progress: bool = True) -> dict[str, torch.Tensor]:
+                  progress: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
     """Generated notes (magnitudes ``[n, F, T]``) from four sources: the prior, the model's own
     sampler (density of its codes), and the iteration x <- f(x) (encode, decode the mean, in the VAE's
     model space, at most ``n_iter`` times, stopping per start once no value moves by more than
-    ``tol``) started from noise spectra and from prior draws. ``info`` of each iteration is kept in
-    ``audio_sources.last`` (converged share, iterations)."""
+    ``tol``) started from noise spectra and from prior draws. Returns ``(sources, iterations)``:
+    the notes by source, and the :meth:`~helpers.hacking.iterate.IterationResult.summary` of each
+    iteration (converged share, iterations, seconds)."""
     from ..evaluation.judges import noise_spectra
     from .iterate import iterate, vae_step
 
@@ -272,8 +273,7 @@ def audio_sources(subject: hs.Subject, n: int = 500, seed: int = 0, n_iter: int 
         result = iterate(step, x0, n_iter=n_iter, tol=tol, batch_size=100, progress=progress)
         out[name] = model.from_model(result.x).clamp(0.0, subject.ceiling)
         info[name] = result.summary()
-    audio_sources.last = info
-    return out
+    return out, info
 
 
 def audio_chase(subject: hs.Subject, sources: dict[str, torch.Tensor], theta: float = 0.9,
@@ -341,3 +341,26 @@ def chase_facts(chase: dict) -> dict:
             f"{int((cl['share_unseen instrument'] > 0.5).sum())} mostly of unseen-instrument notes; "
             f"{len(chase['candidates'])} notes in all are candidates.")
     return {"text": text, "most_new": most_new}
+
+
+def novelty_map_inputs(subject: hs.Subject, chase: dict, n_real: int = 300, seed: int = 0) -> dict:
+    """What a novelty map of the chase shows: ``n_real`` real training notes, ``n_real`` real notes
+    of the unseen instruments, then every generated note of :func:`audio_chase`. Returns
+    ``magnitudes`` ``[N, F, T]``, the judge's ``features`` ``[N, D]``, ``kinds`` (the map's
+    colours: "real: ..." or "generated: <verdict>"), ``captions`` (one line per point) and
+    ``offset`` (the index of the first generated note)."""
+    if subject.data is None:
+        raise ValueError(f"{subject.name}: no prepared audio set kept (build the subject with study.audio_subject)")
+    real_train = hs.subset(subject.data.magnitudes("train"), n_real, seed)
+    real_unseen = hs.subset(subject.data.magnitudes("unseen"), n_real, seed)
+    gen = chase["table"]
+    judge = subject.judge
+    captions = ([f"real training note ({c})" for c in judge.predict(real_train)]
+                + [f"real unseen-instrument note ({c})" for c in judge.predict(real_unseen)]
+                + [f"{r.source}: {r.kind}, judged {r['class']} (p={r.p:.2f}), novelty {r.novelty:.2f}"
+                   for _, r in gen.iterrows()])
+    kinds = (["real: training instrument"] * len(real_train) + ["real: unseen instrument"] * len(real_unseen)
+             + [f"generated: {k}" for k in gen.kind])
+    return {"magnitudes": torch.cat([real_train, real_unseen, chase["samples"]]),
+            "features": torch.cat([judge.features(real_train), judge.features(real_unseen), chase["features"]]),
+            "kinds": kinds, "captions": captions, "offset": len(real_train) + len(real_unseen)}

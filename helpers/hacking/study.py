@@ -50,6 +50,8 @@ class Subject:
         x_train: the training data as the VAE takes it (fine-tuning, ELBO), images or model space.
         real: other real held-out examples, measured like samples (:meth:`real_measures`): their
             Fréchet distance to ``reference`` is the floor of every table's.
+        data: audio, the prepared note set (:func:`~helpers.training.audio.prepare_audio_data`):
+            its other parts, e.g. the unseen instruments.
     """
 
     name: str
@@ -63,6 +65,7 @@ class Subject:
     run: object = None
     x_train: torch.Tensor | None = None
     real: torch.Tensor | None = None
+    data: object = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -264,10 +267,8 @@ def audio_subject(run_root=None, smoke: bool = False, transform: str = "nsgt", l
     density = CodeMixture.fit(codes, n_components=(1, 2, 4, 8, 16), seed=0) if len(codes) >= 4 * (codes.shape[1] + 1) \
         else CodeGaussian.fit(codes)
     val = data.magnitudes("val")  # two halves: the reference, and the real row measured against it
-    subject = Subject(f"note VAE ({transform.upper()})", "audio", run.model, judge, codes, val[0::2],
-                      data.magnitudes("train"), density, run, data.x["train"], real=val[1::2])
-    subject._cache["data"] = data  # the prepared set (its unseen instruments: notebook 05's coverage)
-    return subject
+    return Subject(f"note VAE ({transform.upper()})", "audio", run.model, judge, codes, val[0::2],
+                   data.magnitudes("train"), density, run, data.x["train"], real=val[1::2], data=data)
 
 
 # ------------------------------------------------------------------------------- tables
