@@ -11,8 +11,15 @@
   clusters and their types, the letter share and objectness next to the reference code's values;
   the same iteration with the MNIST VAE; and the narrow and full widths trained on one subset
   (validation error, seconds per image per pass).
+- ``tradeoff_audio`` also holds an Optuna grid over the note VAE's latent size and beta
+  (``audio_grid``: each point trained through the run store, resumable) with its prior and its own
+  sampler, so that the audio correlation rests on more than the main model's hacked copies.
 - ``audio_chase``: the note VAE's generated notes by source (prior, own sampler, iterations from
-  noise and from prior draws), the shares of each verdict, clusters and the top candidates.
+  noise and from prior draws) and notebook 03's frame model's (a prior draw held, lines between two
+  prior draws, iteration from noise column by column), the shares of each verdict, clusters and the
+  top candidates.
+
+``--parts`` runs some parts only; ``--merge`` keeps the other parts of an existing ``--out`` file.
 
 Prints the JSON and writes ``--out`` (default benchmarks/results/novelty.json).
 """
@@ -110,7 +117,9 @@ def main(argv=None) -> dict:
     p.add_argument("--smoke", action="store_true", help="tiny models and batches (seconds)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
-    p.add_argument("--parts", nargs="+", default=["tradeoff", "kazakci", "audio"], choices=["tradeoff", "kazakci", "audio"])
+    parts = ["tradeoff_mnist", "kazakci", "tradeoff_audio", "audio_chase"]
+    p.add_argument("--parts", nargs="+", default=parts, choices=parts)
+    p.add_argument("--merge", action="store_true", help="keep the parts of --out that this run does not redo")
     p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
     p.add_argument("--n-samples", type=int, default=1000)
     p.add_argument("--n-cover", type=int, default=1000, help="held-out MNIST test digits for the coverage")
@@ -125,18 +134,25 @@ def main(argv=None) -> dict:
     p.add_argument("--audio-n-cover", type=int, default=300)
     p.add_argument("--audio-cover-steps", type=int, default=50)
     p.add_argument("--audio-chase", type=int, default=500, help="generated notes per source")
+    p.add_argument("--audio-grid-z", type=int, nargs="*", default=[8, 32], help="note VAE grid: latent sizes")
+    p.add_argument("--audio-grid-beta", type=float, nargs="*", default=[0.5, 2.0], help="note VAE grid: betas")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     if args.smoke:
         args.n_samples, args.n_cover, args.cover_steps, args.n_boot, args.starts, args.iterations = 32, 32, 2, 20, 48, 4
         args.width_subset, args.audio_n_samples, args.audio_n_cover, args.audio_cover_steps, args.audio_chase = 0, 16, 8, 2, 12
+        args.audio_grid_z, args.audio_grid_beta = [2, 4], [1.0]
     progress = not args.smoke
     torch.set_num_threads(args.threads)
-    out = {"machine": machine_description(), "smoke": args.smoke, "threads": args.threads}
+    out = {}
+    if args.merge and args.out.is_file():
+        out = {k: v for k, v in json.loads(args.out.read_text()).items() if k not in ("machine", "seconds")}
+    out.update({"machine": machine_description(), "smoke": args.smoke, "threads": args.threads})
     start = time.perf_counter()
-    mnist = hs.mnist_subject(args.run_root, smoke=args.smoke, seed=args.seed)
-    if "tradeoff" in args.parts:
+    mnist = hs.mnist_subject(args.run_root, smoke=args.smoke, seed=args.seed) \
+        if {"tradeoff_mnist", "kazakci"} & set(args.parts) else None
+    if "tradeoff_mnist" in args.parts:
         from helpers.data.mnist import load_mnist
 
         zoo = ns.mnist_zoo(mnist, args.run_root, smoke=args.smoke, seed=args.seed,
@@ -152,18 +168,32 @@ def main(argv=None) -> dict:
     if "kazakci" in args.parts:
         out["kazakci"] = kazakci_part(mnist, args, progress)
         print("Kazakci done", round(time.perf_counter() - start), "s", file=sys.stderr)
-    if "audio" in args.parts:
+    if {"tradeoff_audio", "audio_chase"} & set(args.parts):
         audio = hs.audio_subject(args.run_root, smoke=args.smoke, data_root=args.audio_root, progress=progress)
-        if "tradeoff" in args.parts:
-            azoo = ns.audio_zoo(audio, seed=args.seed, corruption_levels=(1.0,) if args.smoke else (0.25, 0.5, 1.0, 2.0),
-                                uncanny_weights=(1.0,) if args.smoke else (1.0, 10.0),
-                                uncanny_steps=2 if args.smoke else 40, run_root=args.run_root, progress=progress)
-            seen = ns.audio_heldout(audio, "val", args.audio_n_cover, args.seed)
-            tol = float(novelty.coverage_errors(audio.vae, seen, n_steps=0, progress=False)[0].median())
-            unseen = ns.audio_heldout(audio, "unseen", args.audio_n_cover, args.seed)
-            out["tradeoff_audio"] = tradeoff_part(audio, azoo, unseen, tol, args.audio_n_samples, args.audio_cover_steps,
-                                                  args.n_boot, args.seed, progress, batch_size=100)
+    if "tradeoff_audio" in args.parts:
+        azoo = ns.audio_zoo(audio, seed=args.seed, corruption_levels=(1.0,) if args.smoke else (0.25, 0.5, 1.0, 2.0),
+                            uncanny_weights=(1.0,) if args.smoke else (1.0, 10.0),
+                            uncanny_steps=2 if args.smoke else 40, run_root=args.run_root, progress=progress)
+        grid = None
+        if args.audio_grid_z and args.audio_grid_beta:
+            grid, gzoo = ns.note_grid(audio, args.audio_grid_z, args.audio_grid_beta, run_root=args.run_root,
+                                      smoke=args.smoke, progress=progress)
+            azoo += gzoo
+            print("note grid done", round(time.perf_counter() - start), "s", file=sys.stderr)
+        seen = ns.audio_heldout(audio, "val", args.audio_n_cover, args.seed)
+        tol = float(novelty.coverage_errors(audio.vae, seen, n_steps=0, progress=False)[0].median())
+        unseen = ns.audio_heldout(audio, "unseen", args.audio_n_cover, args.seed)
+        out["tradeoff_audio"] = tradeoff_part(audio, azoo, unseen, tol, args.audio_n_samples, args.audio_cover_steps,
+                                              args.n_boot, args.seed, progress, batch_size=100)
+        out["tradeoff_audio"]["audio_grid"] = records(grid) if grid is not None else None
+        print("trade-off (audio) done", round(time.perf_counter() - start), "s", file=sys.stderr)
+    if "audio_chase" in args.parts:
         sources, iterations = ns.audio_sources(audio, n=args.audio_chase, seed=args.seed, progress=progress)
+        frame = ns.frame_model(audio, args.run_root, smoke=args.smoke, progress=progress)
+        fsources, fiterations = ns.frame_sources(frame, n=args.audio_chase, seed=args.seed, ceiling=audio.ceiling,
+                                                 progress=progress)
+        sources.update(fsources)
+        iterations.update(fiterations)
         chase = ns.audio_chase(audio, sources, ks=range(2, 5) if args.smoke else range(4, 16), seed=args.seed,
                                progress=progress)
         out["audio_chase"] = {"model": audio.name, "iterations": iterations,

@@ -116,6 +116,33 @@ def test_audio_sources_and_chase(audio_subject):
     assert facts["most_new"] in sources and f"{len(cand)} notes in all are candidates" in facts["text"]
 
 
+def test_frame_sources_make_notes_of_the_judged_shape_and_join_the_chase(audio_subject):
+    from test_evaluation_generation import tiny_model
+
+    s = audio_subject
+    frame = tiny_model(s.model.transform, "frame")
+    sources, iterations = ns.frame_sources(frame, n=5, n_iter=3, ceiling=s.ceiling, progress=False)
+    assert list(sources) == ["frame model, steady", "frame model, lines", "frame model, iterated from noise"]
+    shape = s.reference.shape[1:]
+    assert all(v.shape == (5, *shape) and torch.all(v >= 0) and torch.all(v <= s.ceiling) for v in sources.values())
+    steady = sources["frame model, steady"]
+    assert torch.allclose(steady[..., :1].expand_as(steady), steady)            # one code held: columns equal
+    lines = sources["frame model, lines"]
+    assert not torch.allclose(lines[..., :1].expand_as(lines), lines, atol=1e-4)  # a path: columns move
+    it = iterations["frame model, iterated from noise"]
+    assert it["starts"] == 5 * shape[1] and 1 <= it["iterations_max"] <= 3       # every column of every note
+    with pytest.raises(ValueError, match="needs a frame model"):
+        ns.frame_sources(s.model, n=2, progress=False)
+    chase = ns.audio_chase(s, {**ns.audio_sources(s, n=4, n_iter=2, progress=False)[0], **sources}, ks=range(2, 4),
+                           progress=False)
+    assert chase["sources"]["n"].to_dict()["frame model, lines"] == 5 and len(chase["table"]) == 16 + 15
+
+
+def test_note_grid_needs_the_subjects_run_and_notes(audio_subject):
+    with pytest.raises(ValueError, match="needs the subject's run and prepared notes"):
+        ns.note_grid(audio_subject, z_dims=(2,), betas=(1.0,))
+
+
 def test_audio_heldout_and_map_need_the_prepared_set(audio_subject):
     with pytest.raises(ValueError, match="no prepared audio set"):
         ns.audio_heldout(audio_subject)

@@ -118,6 +118,56 @@ def audio_zoo(subject: hs.Subject, seed: int = 0, corruption_levels: Sequence[fl
     return zoo
 
 
+def note_grid(subject: hs.Subject, z_dims: Sequence[int] = (8, 32), betas: Sequence[float] = (0.5, 2.0),
+              run_root=None, smoke: bool = False, progress: bool = True) -> tuple[pd.DataFrame, list[ZooModel]]:
+    """A grid search over the note VAE's latent size and beta (Optuna through
+    :func:`~helpers.training.grid_search.grid_search`, resumable; every point a full training of the
+    subject's own preset on its prepared notes, kept in the run store), for more points on the audio
+    trade-off than the main model and its hacked copies give.
+
+    Returns the grid's table (best held-out loss, its reconstruction and KL terms, training seconds)
+    and two :class:`ZooModel` per point: its prior N(0, I) and its own sampler (the density of its
+    training codes that its ``sample()`` uses)."""
+    from ..audio.noteset import data_key
+    from ..training.audio import train_audio_vae
+    from ..training.grid_search import default_grid_dir, grid_search
+
+    if subject.run is None or subject.data is None:
+        raise ValueError(f"{subject.name}: the grid needs the subject's run and prepared notes "
+                         "(build it with study.audio_subject)")
+    base = subject.run.config
+    runs: dict[tuple, object] = {}
+
+    def train(params):
+        z, beta = int(params["z_dim"]), float(params["beta"])
+        config = base.replace(name=f"{base.name}-grid-z{z}-b{beta:g}", vae=base.vae.replace(z_dim=z, beta=beta))
+        same = data_key(subject.data.config) == data_key(config.resolve())
+        return train_audio_vae(config, run_root, data=subject.data if same else None, progress=progress)
+
+    def objective(params, trial_dir):
+        run = runs[(int(params["z_dim"]), float(params["beta"]))] = train(params)
+        last = min(run.history, key=lambda h: h.get("val_loss", math.inf))
+        return {"val_loss": float(last["val_loss"]), "val_rec": float(last.get("val_rec", math.nan)),
+                "val_kl": float(last.get("val_kl", math.nan)), "train_seconds": float(run.train_seconds)}
+
+    space = {"z_dim": [int(z) for z in z_dims], "beta": [float(b) for b in betas]}
+    name = "audio-note" + ("-smoke" if smoke else "")
+    key = {"base": base.reuse_key()}
+    table = grid_search(objective, space, metric="val_loss", name=name, key=key,
+                        run_dir=default_grid_dir(name, space, run_root, key=key))
+    zoo = []
+    for _, row in table.sort_values(["z_dim", "beta"]).iterrows():
+        z, beta = int(row.z_dim), float(row.beta)
+        run = runs.get((z, beta)) or train({"z_dim": z, "beta": beta})  # a resumed search: reloaded
+        label = f"grid z={z}, beta={beta:g}"
+        own = getattr(run.model, "prior", None)
+        zoo.append(ZooModel(f"{label}, prior", "note grid (Optuna)", run.model.vae, None, {"z_dim": z, "beta": beta}))
+        if own is not None:
+            zoo.append(ZooModel(f"{label}, {type(own).__name__}", "note grid (Optuna)", run.model.vae, own,
+                                {"z_dim": z, "beta": beta}))
+    return table, zoo
+
+
 def audio_heldout(subject: hs.Subject, part: str = "unseen", n: int | None = None, seed: int = 0) -> torch.Tensor:
     """Notes of ``part`` ("unseen": the instruments left out of training; "val") in the note VAE's
     model space, at most ``n`` of them (drawn without replacement)."""
@@ -274,6 +324,51 @@ def audio_sources(subject: hs.Subject, n: int = 500, seed: int = 0, n_iter: int 
         out[name] = model.from_model(result.x).clamp(0.0, subject.ceiling)
         info[name] = result.summary()
     return out, info
+
+
+def frame_model(subject: hs.Subject, run_root=None, transform: str = "nsgt", likelihood: str = "gaussian",
+                smoke: bool = False, progress: bool = True):
+    """Notebook 03's frame model (``audio_preset("frame", transform, likelihood)``, reloaded from the
+    run store when notebook 03 trained it) on the subject's notes; its :class:`AudioVAE`."""
+    from ..training.audio import train_audio_vae
+    from ..training.presets import audio_preset
+
+    data_root = subject.run.config.data_root if subject.run is not None else None
+    preset = audio_preset("frame", transform, likelihood, smoke=smoke, data_root=data_root)
+    model = train_audio_vae(preset, run_root, progress=progress).model
+    if (model.n_freq, model.n_frames) != tuple(subject.reference.shape[1:]):
+        raise ValueError(f"the frame model makes spectra of {(model.n_freq, model.n_frames)} (bins, frames), "
+                         f"the judge of {subject.name} takes {tuple(subject.reference.shape[1:])}")
+    return model
+
+
+def frame_sources(frame, n: int = 500, seed: int = 0, n_iter: int = 30, tol: float = 1e-3, ceiling: float | None = None,
+                  progress: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
+    """Notes (magnitudes ``[n, F, T]``) of a frame model (one code per spectrum column), as the
+    audio chase compares them with the note model's: a prior draw held for the whole note
+    ("frame model, steady"), a straight line between two prior draws over the note's frames
+    ("frame model, lines"), and the iteration x <- f(x) of every column of a noise spectrum
+    ("frame model, iterated from noise"; at most ``n_iter`` steps, per column until no value moves
+    by more than ``tol``). Returns ``(sources, iterations)`` as :func:`audio_sources`."""
+    from ..evaluation.judges import noise_spectra
+    from ..latent.trajectories import random_line
+    from .iterate import iterate, vae_step
+
+    if frame.kind != "frame":
+        raise ValueError(f"frame_sources needs a frame model, got a {frame.kind!r} model")
+    g = torch.Generator().manual_seed(seed)
+    steady = StandardNormal(frame.z_dim).sample(n, generator=g).float()
+    lines = torch.stack([random_line(frame.z_dim, frame.n_frames, generator=g) for _ in range(n)]).float()
+    out = {"frame model, steady": frame.decode(steady.unsqueeze(1).expand(n, frame.n_frames, frame.z_dim)),
+           "frame model, lines": frame.decode(lines)}
+    noise = noise_spectra(n, frame.transform, frame.n_samples, seed=seed)
+    columns = frame.to_model(noise)                                        # [n, T, F]
+    result = iterate(vae_step(frame.vae), columns.reshape(-1, frame.n_freq), n_iter=n_iter, tol=tol,
+                     batch_size=2000, progress=progress)
+    out["frame model, iterated from noise"] = frame.from_model(result.x.reshape(columns.shape))
+    if ceiling is not None:
+        out = {k: v.clamp(0.0, ceiling) for k, v in out.items()}
+    return out, {"frame model, iterated from noise": result.summary()}
 
 
 def audio_chase(subject: hs.Subject, sources: dict[str, torch.Tensor], theta: float = 0.9,

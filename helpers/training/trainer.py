@@ -175,8 +175,14 @@ class Trainer:
 
     # ----------------------------------------------------------------- construction helpers
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        """Adam (Kingma & Ba, 2015); the fused kernel where the device has one (one launch per step)."""
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        """Adam (Kingma & Ba, 2015); the fused kernel where the device has one (one launch per step).
+
+        A model with ``optimizer_groups(lr)`` gets those parameter groups (each a dict with
+        ``params`` and its own ``lr``: e.g. a generator and a classifier trained at two rates); a
+        parameter left without a gradient in a step (``None``) is not moved by Adam in that step."""
+        groups = getattr(self.model, "optimizer_groups", None)
+        params = groups(self.config.lr) if callable(groups) else \
+            [p for p in self.model.parameters() if p.requires_grad]
         kwargs = dict(lr=self.config.lr, weight_decay=self.config.weight_decay)
         if self.device.type in ("cpu", "cuda"):
             kwargs["fused"] = True
