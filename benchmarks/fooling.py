@@ -42,7 +42,7 @@ def records(table) -> list[dict]:
     return json.loads(table.reset_index().to_json(orient="records"))
 
 
-def study(fs, args, weights, mmd_weights, steps, lr, adv_steps, progress) -> dict:
+def study(fs, args, weights, mmd_weights, steps, lr, adv_steps, adv_weight, progress) -> dict:
     start = time.perf_counter()
     gen, table = fst.generated_class(fs, args.run_root, n=args.n_generated, seed=args.seed, progress=progress)
     out = {"model": fs.subject.name, "judge_accuracy": fs.info["judge_accuracy"],
@@ -58,9 +58,9 @@ def study(fs, args, weights, mmd_weights, steps, lr, adv_steps, progress) -> dic
                     "seconds_per_step": per_step, "facts": fst.sweep_facts(fs, sweep)["text"]}
     adv = fst.adversarial_runs(fs, gen, ADVERSARIAL[:2] if args.smoke else ADVERSARIAL, args.run_root,
                                n_steps=adv_steps, batch_size=batch, probe_every=max(1, args.probe_every // 2),
-                               seed=args.seed, progress=progress)
+                               weight=adv_weight, seed=args.seed, progress=progress)
     per_update = {name: run.train_seconds / max(1, len(run.history)) for name, run in adv["runs"].items()}
-    out["adversarial"] = {"steps": adv_steps, "table": records(adv["table"]),
+    out["adversarial"] = {"steps": adv_steps, "reconstruction_weight": adv_weight, "table": records(adv["table"]),
                           "curves": {k: records(v.set_index("step")) for k, v in adv["curves"].items()},
                           "seconds_per_update": per_update}
     out["seconds"] = time.perf_counter() - start
@@ -87,6 +87,8 @@ def main(argv=None) -> dict:
     p.add_argument("--audio-lr", type=float, default=5e-4)
     p.add_argument("--mnist-adv-steps", type=int, default=600)
     p.add_argument("--audio-adv-steps", type=int, default=150)
+    p.add_argument("--mnist-adv-weight", type=float, default=0.01, help="reconstruction weight of the generator")
+    p.add_argument("--audio-adv-weight", type=float, default=1e-3, help="reconstruction weight of the generator")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -105,13 +107,13 @@ def main(argv=None) -> dict:
         audio = hs.audio_subject(args.run_root, smoke=args.smoke, data_root=args.audio_root, progress=progress)
         fa = fst.fool_subject(audio, args.run_root, smoke=args.smoke, seed=args.seed, data_root=args.audio_root, **small)
         out["audio"] = study(fa, args, args.audio_weights, args.audio_mmd_weights, args.audio_steps, args.audio_lr,
-                             args.audio_adv_steps, progress)
+                             args.audio_adv_steps, args.audio_adv_weight, progress)
         print("audio done", round(time.perf_counter() - start), "s", file=sys.stderr)
     if "mnist" in args.parts:
         mnist = hs.mnist_subject(args.run_root, smoke=args.smoke, seed=args.seed)
         fm = fst.fool_subject(mnist, args.run_root, smoke=args.smoke, seed=args.seed, **small)
         out["mnist"] = study(fm, args, args.mnist_weights, args.mnist_mmd_weights, args.mnist_steps, args.mnist_lr,
-                             args.mnist_adv_steps, progress)
+                             args.mnist_adv_steps, args.mnist_adv_weight, progress)
         print("MNIST done", round(time.perf_counter() - start), "s", file=sys.stderr)
     return finish(out, args.out, start)
 

@@ -172,7 +172,7 @@ def test_ambiguous_not_noise_ranks_by_entropy_and_drops_noise(judge, vae):
     x = images(30, 7)
     probs = judge.probs(x)
     h = class_entropy(probs, judge.in_index).numpy()
-    ok = probs[:, judge.noise_index].numpy() < 0.5
+    ok = (probs[:, judge.noise_index].numpy() < 0.5) & (probs.argmax(1).numpy() != judge.noise_index)
     idx = fst.ambiguous_not_noise(fs, x, k=5, theta=0.5)
     assert len(idx) == min(5, ok.sum()) and ok[idx].all()
     assert np.all(np.diff(h[idx]) <= 1e-7)                              # most ambiguous first
@@ -185,11 +185,12 @@ def test_sweep_facts_name_the_most_ambiguous_and_the_best_not_noise():
 
     t = pd.DataFrame({"run": ["original", "elbo x 0", "elbo x 1"], "realism": ["-", "elbo", "elbo"],
                       "weight": [np.nan, 0.0, 1.0], "class_entropy": [0.1, 2.0, 1.2], "log_k": [math.log(10)] * 3,
-                      "entropy_ratio": [0.04, 0.87, 0.52], "noise_share": [0.0, 0.9, 0.2],
-                      "frechet": [50.0, 900.0, 300.0]}).set_index("run")
+                      "entropy_ratio": [0.04, 0.87, 0.52], "noise_share": [0.0, 0.9, 0.05],
+                      "frechet": [50.0, 900.0, 300.0], "diversity": [0.9, 0.3, 0.8]}).set_index("run")
     facts = fst.sweep_facts(None, {"table": t})
     assert facts["highest"] == "elbo x 0" and facts["best"] == "elbo x 1"
     assert "**elbo x 0** (87% of log K, noise share 90%" in facts["text"] and "**elbo x 1** is the most ambiguous" in facts["text"]
+    assert facts["text"].count("collapsed") == 1  # elbo x 0 only: 0.3 < 0.5 x 0.9
     t.loc["elbo x 1", "noise_share"] = 0.8
     facts = fst.sweep_facts(None, {"table": t})
-    assert facts["best"] is None and "mostly noise" in facts["text"]
+    assert facts["best"] is None and "No copy keeps its noise share at or below 10%" in facts["text"]

@@ -133,6 +133,9 @@ def test_frame_sources_make_notes_of_the_judged_shape_and_join_the_chase(audio_s
     assert it["starts"] == 5 * shape[1] and 1 <= it["iterations_max"] <= 3       # every column of every note
     with pytest.raises(ValueError, match="needs a frame model"):
         ns.frame_sources(s.model, n=2, progress=False)
+    quick, info = ns.frame_sources(frame, n=5, progress=False, iterated=False)
+    assert list(quick) == ["frame model, steady", "frame model, lines"] and info == {}
+    assert torch.equal(quick["frame model, lines"], ns.frame_sources(frame, n=5, n_iter=1, progress=False)[0]["frame model, lines"])
     chase = ns.audio_chase(s, {**ns.audio_sources(s, n=4, n_iter=2, progress=False)[0], **sources}, ks=range(2, 4),
                            progress=False)
     assert chase["sources"]["n"].to_dict()["frame model, lines"] == 5 and len(chase["table"]) == 16 + 15

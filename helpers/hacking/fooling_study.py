@@ -134,10 +134,12 @@ def _transform_name(subject: hs.Subject) -> str:
 # ------------------------------------------------------------------- 1. "generated" class
 
 
-def generated_sets(fs: FoolSubject, n: int = 500, seed: int = 0, candidates: torch.Tensor | None = None) -> dict:
+def generated_sets(fs: FoolSubject, n: int = 500, seed: int = 0, candidates: torch.Tensor | None = None,
+                   extra: dict | None = None) -> dict:
     """What the VAE makes, in the judge's input space: reconstructions of training examples,
-    prior draws, draws of its own sampler, and ``candidates`` (e.g. notebook 05's novel
-    candidates) when given; ``n`` of each."""
+    prior draws, draws of its own sampler, ``candidates`` (e.g. notebook 05's novel candidates)
+    and the batches of ``extra`` (other models' outputs, e.g. the frame model's) when given; at
+    most ``n`` of each."""
     s = fs.subject
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(fs.real[0]), generator=g)[:n]
@@ -150,14 +152,18 @@ def generated_sets(fs: FoolSubject, n: int = 500, seed: int = 0, candidates: tor
            "own sampler": s.decode(fs.codes[torch.randperm(len(fs.codes), generator=g)[:n]])}
     if candidates is not None and len(candidates):
         out["novel candidates"] = candidates[:n]
+    for name, x in (extra or {}).items():
+        if len(x):
+            out[name] = x[:n]
     return {k: v.detach() for k, v in out.items()}
 
 
 def generated_class(fs: FoolSubject, run_root=None, n: int = 500, seed: int = 0, candidates=None,
-                    config: GeneratedClassConfig | None = None, progress: bool = True):
+                    config: GeneratedClassConfig | None = None, progress: bool = True, extra: dict | None = None):
     """Section 1: :func:`~helpers.hacking.fooling.generated_class_judge` of the subject's judge,
-    trained on half of each generated set and tested on the other half. Returns ``(judge, table)``."""
-    sets = generated_sets(fs, n, seed, candidates)
+    trained on half of each generated set (:func:`generated_sets`) and tested on the other half.
+    Returns ``(judge, table)``."""
+    sets = generated_sets(fs, n, seed, candidates, extra)
     train = {k: v[0::2] for k, v in sets.items()}
     test = {k: v[1::2] for k, v in sets.items()}
     kind = "images" if fs.kind == "image" else "notes"
@@ -211,7 +217,8 @@ def ambiguity_sweep(fs: FoolSubject, weights: Sequence[float], run_root=None, n_
 
 def ambiguous_not_noise(fs: FoolSubject, x: torch.Tensor, k: int = 8, theta: float = 0.5) -> np.ndarray:
     """Indices of the ``k`` samples of ``x`` with the highest class entropy under the judge among
-    those whose noise probability (judge and measuring judge) stays below ``theta``."""
+    those that neither judge (the judge, the measuring judge) calls noise: noise is not their most
+    probable class and its probability stays below ``theta``."""
     x = fs.to_judge(x)
     probs = fs.judge.probs(x)
     h = class_entropy(probs, fs.judge.in_index).numpy()
@@ -219,29 +226,39 @@ def ambiguous_not_noise(fs: FoolSubject, x: torch.Tensor, k: int = 8, theta: flo
     for j, p in ((fs.judge, probs), (fs.subject.judge, None)):
         if j.noise_index is not None:
             p = p if p is not None else j.probs(x)
-            ok &= p[:, j.noise_index].numpy() < theta
+            ok &= (p[:, j.noise_index].numpy() < theta) & (p.argmax(1).numpy() != j.noise_index)
     order = np.argsort(-h)
     return order[ok[order]][:k]
 
 
-def sweep_facts(fs: FoolSubject, sweep: dict) -> dict:
-    """Sentences read from :func:`ambiguity_sweep`'s table."""
+def sweep_facts(fs: FoolSubject | None, sweep: dict, max_noise: float = 0.1, collapsed: float = 0.5) -> dict:
+    """Sentences read from :func:`ambiguity_sweep`'s table: the original, the most ambiguous copy,
+    and the most ambiguous copy whose noise share is at most ``max_noise`` (``best``, None when
+    there is none); a copy whose diversity is below ``collapsed`` x the original's is said to
+    have collapsed onto a few outputs."""
     t = sweep["table"]
     orig = t.loc["original"]
     runs = t.drop(index="original")
-    best = runs[runs.noise_share < 0.5].entropy_ratio.idxmax() if (runs.noise_share < 0.5).any() else None
+    quiet = runs[runs.noise_share <= max_noise]
+    best = quiet.entropy_ratio.idxmax() if len(quiet) else None
     highest = runs.entropy_ratio.idxmax()
-    log_k = orig.log_k
+
+    def describe(name):
+        r = runs.loc[name]
+        text = (f"{100 * r.entropy_ratio:.0f}% of log K, noise share {100 * r.noise_share:.0f}%, Fréchet distance "
+                f"{r.frechet:.1f}")
+        if "diversity" in r and "diversity" in orig and r.diversity < collapsed * orig.diversity:
+            text += f"; its diversity fell to {r.diversity:.2f} from the original's {orig.diversity:.2f}: it collapsed onto a few outputs"
+        return text
+
     text = (f"The original decoder's samples have a class entropy of {orig.class_entropy:.2f} nats "
-            f"({100 * orig.entropy_ratio:.0f}% of the ceiling log K = {log_k:.2f}), noise share {100 * orig.noise_share:.0f}%. "
-            f"The most ambiguous copy is **{highest}** ({100 * runs.loc[highest, 'entropy_ratio']:.0f}% of log K, noise share "
-            f"{100 * runs.loc[highest, 'noise_share']:.0f}%, Fréchet distance {runs.loc[highest, 'frechet']:.1f} against "
-            f"{orig.frechet:.1f} for the original).")
+            f"({100 * orig.entropy_ratio:.0f}% of the ceiling log K = {orig.log_k:.2f}), noise share {100 * orig.noise_share:.0f}%, "
+            f"Fréchet distance {orig.frechet:.1f}. The most ambiguous copy is **{highest}** ({describe(highest)}).")
     if best is not None and best != highest:
-        text += (f" Among the copies the measuring judge mostly does not call noise, **{best}** is the most ambiguous "
-                 f"({100 * runs.loc[best, 'entropy_ratio']:.0f}% of log K, noise share {100 * runs.loc[best, 'noise_share']:.0f}%).")
+        text += (f" Among the copies with a noise share of at most {100 * max_noise:.0f}%, **{best}** is the most ambiguous "
+                 f"({describe(best)}).")
     elif best is None:
-        text += " Every copy's samples are mostly noise for the measuring judge."
+        text += f" No copy keeps its noise share at or below {100 * max_noise:.0f}%."
     return {"text": text, "best": best, "highest": highest}
 
 

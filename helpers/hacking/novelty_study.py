@@ -343,13 +343,14 @@ def frame_model(subject: hs.Subject, run_root=None, transform: str = "nsgt", lik
 
 
 def frame_sources(frame, n: int = 500, seed: int = 0, n_iter: int = 30, tol: float = 1e-3, ceiling: float | None = None,
-                  progress: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
+                  progress: bool = True, iterated: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
     """Notes (magnitudes ``[n, F, T]``) of a frame model (one code per spectrum column), as the
     audio chase compares them with the note model's: a prior draw held for the whole note
     ("frame model, steady"), a straight line between two prior draws over the note's frames
     ("frame model, lines"), and the iteration x <- f(x) of every column of a noise spectrum
     ("frame model, iterated from noise"; at most ``n_iter`` steps, per column until no value moves
-    by more than ``tol``). Returns ``(sources, iterations)`` as :func:`audio_sources`."""
+    by more than ``tol``; left out when not ``iterated``). Returns ``(sources, iterations)`` as
+    :func:`audio_sources`."""
     from ..evaluation.judges import noise_spectra
     from ..latent.trajectories import random_line
     from .iterate import iterate, vae_step
@@ -361,14 +362,17 @@ def frame_sources(frame, n: int = 500, seed: int = 0, n_iter: int = 30, tol: flo
     lines = torch.stack([random_line(frame.z_dim, frame.n_frames, generator=g) for _ in range(n)]).float()
     out = {"frame model, steady": frame.decode(steady.unsqueeze(1).expand(n, frame.n_frames, frame.z_dim)),
            "frame model, lines": frame.decode(lines)}
-    noise = noise_spectra(n, frame.transform, frame.n_samples, seed=seed)
-    columns = frame.to_model(noise)                                        # [n, T, F]
-    result = iterate(vae_step(frame.vae), columns.reshape(-1, frame.n_freq), n_iter=n_iter, tol=tol,
-                     batch_size=2000, progress=progress)
-    out["frame model, iterated from noise"] = frame.from_model(result.x.reshape(columns.shape))
+    info = {}
+    if iterated:
+        noise = noise_spectra(n, frame.transform, frame.n_samples, seed=seed)
+        columns = frame.to_model(noise)                                        # [n, T, F]
+        result = iterate(vae_step(frame.vae), columns.reshape(-1, frame.n_freq), n_iter=n_iter, tol=tol,
+                         batch_size=2000, progress=progress)
+        out["frame model, iterated from noise"] = frame.from_model(result.x.reshape(columns.shape))
+        info["frame model, iterated from noise"] = result.summary()
     if ceiling is not None:
         out = {k: v.clamp(0.0, ceiling) for k, v in out.items()}
-    return out, {"frame model, iterated from noise": result.summary()}
+    return out, info
 
 
 def audio_chase(subject: hs.Subject, sources: dict[str, torch.Tensor], theta: float = 0.9,
