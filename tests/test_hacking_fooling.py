@@ -194,3 +194,11 @@ def test_sweep_facts_name_the_most_ambiguous_and_the_best_not_noise():
     t.loc["elbo x 1", "noise_share"] = 0.8
     facts = fst.sweep_facts(None, {"table": t})
     assert facts["best"] is None and "No copy keeps its noise share at or below 10%" in facts["text"]
+
+
+def test_adversarial_run_names_are_short_and_distinct():
+    from helpers.hacking import fooling_study as fst
+
+    a = fst.run_name(fo.AdversarialConfig(lr_generator=1e-3, lr_classifier=1e-4))
+    b = fst.run_name(fo.AdversarialConfig(lr_generator=1e-3, lr_classifier=1e-4, classifier_steps=3))
+    assert a == "G 0.001, C 0.0001" and b == "G 0.001, C 0.0001, 3 C-steps"

@@ -84,5 +84,5 @@ def plot_run_curves(curves: dict, measures: Sequence[str] = ("entropy_ratio", "n
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9) if title else None)
     return fig

@@ -265,6 +265,13 @@ def sweep_facts(fs: FoolSubject | None, sweep: dict, max_noise: float = 0.1, col
 # ---------------------------------------------------------------------- 3. adversarial
 
 
+def run_name(config: AdversarialConfig) -> str:
+    """A short label of an adversarial run: the generator's and the classifier's learning rates
+    (G, C) and the classifier updates per generator update when more than one."""
+    name = f"G {config.lr_generator:g}, C {config.lr_classifier:g}"
+    return name + (f", {config.classifier_steps} C-steps" if config.classifier_steps != 1 else "")
+
+
 def adversarial_runs(fs: FoolSubject, gen_judge, settings: Sequence[dict], run_root=None, n_steps: int = 200,
                      batch_size: int = 64, weight: float = 1.0, probe_every: int = 10, seed: int = 0,
                      progress: bool = True) -> dict:
@@ -285,7 +292,7 @@ def adversarial_runs(fs: FoolSubject, gen_judge, settings: Sequence[dict], run_r
     for setting in tqdm(settings, desc="adversarial runs", disable=not progress):
         config = AdversarialConfig(**{"n_steps": n_steps, "batch_size": batch_size, "weight": weight, "seed": seed,
                                       **setting})
-        name = ", ".join(f"{k} {v:g}" for k, v in setting.items())
+        name = run_name(config)
         out = adversarial_fool(s.model, gen_judge, s.x_train, fs.real, config, run_root=run_root, progress=False,
                                codes=fs.codes, batch_transform=fs.batch_transform(), measure=measure,
                                probe_every=probe_every, probe_z=fs.probe_z, probe_key=key,
