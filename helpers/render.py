@@ -186,7 +186,10 @@ def render(decoder, trajectory: torch.Tensor, duration: float | None = None, n_i
 
     z = torch.as_tensor(trajectory, dtype=torch.float32)
     if decoder.kind == "frame" or len(z) <= 16:
-        return decode_trajectory(decoder, z, duration=duration, n_iter=n_iter)
+        with tqdm(total=1, desc="decoding and phase reconstruction", disable=not progress) as bar:
+            wave = decode_trajectory(decoder, z, duration=duration, n_iter=n_iter)
+            bar.update(1)
+        return wave
     # a long note sequence: one progress step per 16 notes, joined as decode_trajectory joins them
     from .latent.audio import crossfade_concat
 
