@@ -56,9 +56,30 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
     return path
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be trusted or read (names the file)."""
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> dict[str, Any]:
-    """Load a checkpoint dict with ``weights_only=True`` (no code is unpickled)."""
-    return torch.load(Path(path), map_location=map_location, weights_only=True)
+    """Load a checkpoint dict with ``weights_only=True`` (no code is unpickled).
+
+    A file that holds pickled code or objects other than tensors and plain containers is refused
+    with :class:`CheckpointError` naming it, as is a truncated or corrupted one; a missing file
+    raises ``FileNotFoundError``."""
+    import pickle
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint there")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"{path}: refused, it holds pickled code or objects that are not tensors or plain "
+                              f"containers (checkpoints are read with weights_only=True; this file was not "
+                              f"written by helpers or was altered)") from err
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupted: {err.__class__.__name__})") \
+            from err
 
 
 def save_json(obj: Any, path: str | os.PathLike) -> Path:
