@@ -35,15 +35,25 @@ def library_versions() -> dict[str, str]:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, fsync, then ``os.replace`` it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write through a temporary file in the same folder, fsync, then ``os.replace`` it over ``path``.
+
+    A failure (disk full, read-only folder, no permission) leaves ``path`` as it was and no
+    temporary file, and raises an ``OSError`` of the same kind whose message names ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise type(err)(err.errno, f"{path}: cannot write in {path.parent} ({err.strerror or err})") from err
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise type(err)(err.errno, f"{path}: writing failed, the file was left as it was "
+                                   f"({err.strerror or err})") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
