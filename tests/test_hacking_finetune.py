@@ -113,3 +113,12 @@ def test_bad_settings_raise_errors_naming_the_parameter(tmp_path):
     with pytest.raises(ValueError, match="train_x"):
         uncanny_finetune(model, torch.rand(8, 20, 20), UncannyConfig(n_steps=1), run_root=tmp_path, progress=False)
     assert UncannyConfig.from_json(UncannyConfig(weight=0.5).to_json()) == UncannyConfig(weight=0.5)
+
+
+def test_the_realism_field_leaves_the_key_of_earlier_runs_unchanged():
+    from helpers.hacking import UncannyConfig
+
+    plain = UncannyConfig(critic="noise", weight=2.0)
+    assert "realism" not in plain.to_dict() and UncannyConfig.from_dict(plain.to_dict()) == plain
+    used = UncannyConfig(critic="ambiguity", realism="mmd")
+    assert used.to_dict()["realism"] == "mmd" and UncannyConfig.from_dict(used.to_dict()) == used

@@ -42,8 +42,6 @@ from .search import _to_judge, as_examples, decoded_mean, judge_score, negative_
 
 CRITICS = ("vae", "noise", "out", "ambiguity")
 REALISM = ("elbo", "mmd")
-# fields added after runs were stored: left out of the key at their defaults, so those runs stay valid
-_NEW_FIELDS = {"realism": "elbo"}
 
 
 @dataclass
@@ -74,6 +72,8 @@ class UncannyConfig(Config):
     batch_size: int = 128
     seed: int = 0
     realism: str = "elbo"
+
+    added_fields = ("realism",)  # runs stored before it existed keep their keys
 
     def __post_init__(self):
         if self.critic not in CRITICS:
@@ -278,7 +278,6 @@ def uncanny_key(model, train_x: torch.Tensor, config: UncannyConfig, judge=None,
         raise ValueError("realism='mmd' needs a judge critic (its features)")
     if config.realism != "elbo" and judge_id is None:
         judge_id = {"weights": weights_fingerprint(judge.model)}
-    cfg = {k: v for k, v in config.to_dict().items() if k not in _NEW_FIELDS or v != _NEW_FIELDS[k]}
     data = {"train_x": tensor_fingerprint(train_x)}
     extra = {"parent_weights": weights_fingerprint(module), "parent_key": parent_key,
              "judge": judge_id, "batch_transform": _callable_name(batch_transform)}
@@ -288,7 +287,7 @@ def uncanny_key(model, train_x: torch.Tensor, config: UncannyConfig, judge=None,
         data["real_features"] = tensor_fingerprint(real_features)
     if probe is not None:
         extra["probe"] = probe
-    return run_key({"uncanny": cfg, "parent": parent_config.to_dict() if parent_config is not None else None},
+    return run_key({"uncanny": config, "parent": parent_config.to_dict() if parent_config is not None else None},
                    data, transform=transform_id, extra=extra)
 
 

@@ -32,7 +32,6 @@ max-pooling, a dense layer, dropout), with batch normalisation after every convo
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -88,6 +87,8 @@ class ClassifierConfig(Config):
             where in the note a pattern sits), instead of flattened.
     """
 
+    added_fields = ADDED_FIELDS
+
     model: str = "classifier"
     input: str = "image"
     x_shape: tuple[int, ...] = (28, 28)
@@ -131,16 +132,6 @@ class ClassifierConfig(Config):
         for name in ("eq_db", "tilt_db_per_octave", "mixup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: expected >= 0")
-
-    def to_dict(self) -> dict:
-        """The fields (:meth:`Config.to_dict`), less those of :data:`ADDED_FIELDS` at their default:
-        a config that does not use them keeps the run key it had before they existed."""
-        d = super().to_dict()
-        defaults = {f.name: f.default for f in dataclasses.fields(self)}
-        for name in ADDED_FIELDS:
-            if d[name] == defaults[name]:
-                del d[name]
-        return d
 
     @property
     def net_shape(self) -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from helpers.hashing import config_hash as _config_hash
 
@@ -37,9 +37,20 @@ class Config:
     raise ``ValueError`` so that a misspelt option is never silently ignored.
     """
 
+    #: fields added after runs of this config were stored: :meth:`to_dict` leaves them out while they
+    #: hold their default, so a config that does not use them keeps the run key it had before
+    added_fields: ClassVar[tuple[str, ...]] = ()
+
     def to_dict(self) -> dict[str, Any]:
-        """A plain dict of JSON types (tuples as lists)."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        """A plain dict of JSON types (tuples as lists), without the :attr:`added_fields` that hold
+        their default."""
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.name in self.added_fields and f.default is not dataclasses.MISSING and value == f.default:
+                continue
+            out[f.name] = _jsonable(value)
+        return out
 
     @classmethod
     def from_dict(cls: type[C], d: dict[str, Any]) -> C:
