@@ -136,6 +136,25 @@ def mmd2_rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
 
 
+def draw_codes(vae: nn.Module, n: int, device, codes: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` codes for one fine-tuning step: N(0, I), or rows of the bank ``codes`` drawn with replacement."""
+    if codes is None:
+        return torch.randn(n, vae.z_dim, device=device)
+    return codes[torch.randint(len(codes), (n,), device=codes.device)].to(device)
+
+
+def reconstruction_loss(vae: nn.Module, train_x: torch.Tensor, index: torch.Tensor,
+                        batch_transform: Callable | None = None) -> torch.Tensor:
+    """-log p(x | z), z ~ q(z|x), of the training examples ``train_x[index]`` (uint8 scaled to [0, 1],
+    then ``batch_transform``), per example ``[B]``: the term that keeps a fine-tuned decoder near the data."""
+    x = train_x[index.long()]
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    if batch_transform is not None:
+        x = batch_transform(x)
+    mu, logvar = vae.encode(x)
+    return -vae.log_prob(vae.decode(reparameterize(mu.float(), logvar.float())).float(), x)
+
+
 class UncannyObjective(nn.Module):
     """What the Trainer trains: ``forward(indices)`` returns the loss terms of one step.
 
@@ -159,14 +178,9 @@ class UncannyObjective(nn.Module):
         self.register_buffer("codes", codes, persistent=False)
         self.register_buffer("real_features", real_features, persistent=False)
 
-    def draw_codes(self, n: int, device) -> torch.Tensor:
-        if self.codes is None:
-            return torch.randn(n, self.vae.z_dim, device=device)
-        return self.codes[torch.randint(len(self.codes), (n,), device=self.codes.device)].to(device)
-
     def forward(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         critic, judge = self._critic
-        z = self.draw_codes(len(index), index.device)
+        z = draw_codes(self.vae, len(index), index.device, self.codes)
         samples = decoded_mean(self.vae, z)
         feats = None
         if self.config.critic == "vae":
@@ -182,12 +196,7 @@ class UncannyObjective(nn.Module):
             pick = torch.randint(len(self.real_features), (len(index),), device=self.real_features.device)
             rec = mmd2_rbf(feats.float(), self.real_features[pick].to(feats.device)).expand(len(index))
         else:
-            x = self.train_x[index.long()]
-            x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-            if self.batch_transform is not None:
-                x = self.batch_transform(x)
-            mu, logvar = self.vae.encode(x)
-            rec = -self.vae.log_prob(self.vae.decode(reparameterize(mu.float(), logvar.float())).float(), x)
+            rec = reconstruction_loss(self.vae, self.train_x, index, self.batch_transform)
         loss = -unlikelihood.mean() + self.config.weight * rec.mean()
         return {"loss": loss, "unlikelihood": unlikelihood, "reconstruction": rec}
 

@@ -36,12 +36,11 @@ import torch.nn.functional as F
 from ..evaluation import novelty
 from ..models.classifiers import Classifier, pack, pool_frames
 from ..models.config import Config
-from ..models.vae import reparameterize
 from ..training.callbacks import Callback
 from ..training.store import RunStore, fit_or_load, run_key, tensor_fingerprint
 from ..training.trainer import Trainer, TrainerConfig
 from .corrupt import _as_module, weights_fingerprint
-from .finetune import Probe, ambiguity_loss, class_entropy
+from .finetune import Probe, ambiguity_loss, class_entropy, draw_codes, reconstruction_loss
 from .search import _to_judge, decoded_mean
 
 GENERATED = "generated"
@@ -263,18 +262,13 @@ class AdversarialObjective(nn.Module):
         return [{"params": [p for p in self.vae.parameters() if p.requires_grad], "lr": self.config.lr_generator},
                 {"params": list(self.clf.parameters()), "lr": self.config.lr_classifier}]
 
-    def _codes(self, n: int, device) -> torch.Tensor:
-        if self.codes is None:
-            return torch.randn(n, self.vae.z_dim, device=device)
-        return self.codes[torch.randint(len(self.codes), (n,), device=self.codes.device)].to(device)
-
     def forward(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.config
         n = len(index)
         device = index.device
         phase = int(self.step) % (cfg.classifier_steps + 1)
         self.step += 1
-        z = self._codes(n, device)
+        z = draw_codes(self.vae, n, device, self.codes)
         nan = torch.full((), float("nan"), device=device)
         if phase < cfg.classifier_steps:  # classifier update
             with torch.no_grad():
@@ -297,12 +291,7 @@ class AdversarialObjective(nn.Module):
         probs = torch.softmax(logits.float() / self.temperature, 1)
         amb = ambiguity_loss(probs, self.in_index)
         p_gen = probs[:, self.generated_index]
-        x = self.train_x[index.long()]
-        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-        if self.batch_transform is not None:
-            x = self.batch_transform(x)
-        mu, logvar = self.vae.encode(x)
-        rec = -self.vae.log_prob(self.vae.decode(reparameterize(mu.float(), logvar.float())).float(), x)
+        rec = reconstruction_loss(self.vae, self.train_x, index, self.batch_transform)
         loss = amb.mean() - cfg.generated_weight * torch.log1p(-p_gen.clamp(max=1 - 1e-6)).mean() + cfg.weight * rec.mean()
         return {"loss": loss, "classifier_loss": nan, "generator_loss": loss.detach(), "p_generated": p_gen.mean().detach(),
                 "accuracy_real": nan, "ambiguity": amb.mean().detach(), "reconstruction": rec.mean().detach()}
