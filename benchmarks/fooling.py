@@ -19,7 +19,6 @@ Prints the JSON and writes ``--out`` (default benchmarks/results/fooling.json).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import finish, machine_description
+from helpers.benchmarking import finish, machine_description, parser
 from helpers.hacking import fooling_study as fst
 from helpers.hacking import study as hs
 
@@ -68,10 +67,7 @@ def study(fs, args, weights, mmd_weights, steps, lr, adv_steps, adv_weight, prog
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--smoke", action="store_true", help="tiny models and batches (seconds)")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
+    p = parser(__doc__, RESULTS)
     p.add_argument("--parts", nargs="+", default=["audio", "mnist"], choices=["audio", "mnist"])
     p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
     p.add_argument("--n-generated", type=int, default=500)

@@ -15,7 +15,6 @@ Prints the JSON and writes ``--out`` (default benchmarks/results/hacking.json).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import finish, machine_description
+from helpers.benchmarking import finish, machine_description, parser
 from helpers.hacking import Bend, bendable_layers
 from helpers.hacking import study as hs
 
@@ -135,10 +134,7 @@ def panel_latency(subject) -> dict | None:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--smoke", action="store_true", help="tiny models and batches (seconds)")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
+    p = parser(__doc__, RESULTS)
     p.add_argument("--parts", nargs="+", default=["mnist", "audio"], choices=["mnist", "audio"])
     p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
     p.add_argument("--n-samples", type=int, default=1000)

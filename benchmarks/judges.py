@@ -23,7 +23,6 @@ Prints the JSON and writes ``--out`` (default benchmarks/results/judges.json).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import finish, machine_description, round_floats
+from helpers.benchmarking import finish, machine_description, parser, round_floats
 from helpers.evaluation import judges as J
 from helpers.evaluation import novelty
 
@@ -221,10 +220,7 @@ def soundfont_part(args, out: dict) -> None:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--smoke", action="store_true", help="tiny judges and data (seconds)")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
+    p = parser(__doc__, RESULTS, smoke="tiny judges and data (seconds)")
     p.add_argument("--parts", nargs="+", default=["images", "audio"], choices=["images", "audio", "audio_vae", "soundfonts"])
     p.add_argument("--transforms", nargs="+", default=["stft", "nsgt"], choices=["stft", "nsgt"])
     p.add_argument("--holdout-soundfonts", nargs="+", default=[],

@@ -26,7 +26,6 @@ Prints the JSON and writes ``--out`` (default benchmarks/results/novelty.json).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.benchmarking import finish, machine_description
+from helpers.benchmarking import finish, machine_description, merge_into, parser
 from helpers.evaluation import novelty
 from helpers.evaluation import tradeoff as T
 from helpers.hacking import iterate as it
@@ -113,10 +112,7 @@ def kazakci_part(mnist, args, progress) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--smoke", action="store_true", help="tiny models and batches (seconds)")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
+    p = parser(__doc__, RESULTS)
     parts = ["tradeoff_mnist", "kazakci", "tradeoff_audio", "audio_chase"]
     p.add_argument("--parts", nargs="+", default=parts, choices=parts)
     p.add_argument("--merge", action="store_true", help="keep the parts of --out that this run does not redo")
@@ -145,10 +141,7 @@ def main(argv=None) -> dict:
         args.audio_grid_z, args.audio_grid_beta = [2, 4], [1.0]
     progress = not args.smoke
     torch.set_num_threads(args.threads)
-    out = {}
-    if args.merge and args.out.is_file():
-        out = {k: v for k, v in json.loads(args.out.read_text()).items() if k not in ("machine", "seconds")}
-    out.update({"machine": machine_description(), "smoke": args.smoke, "threads": args.threads})
+    out = {"machine": machine_description(), "smoke": args.smoke, "threads": args.threads}
     start = time.perf_counter()
     mnist = hs.mnist_subject(args.run_root, smoke=args.smoke, seed=args.seed) \
         if {"tradeoff_mnist", "kazakci"} & set(args.parts) else None
@@ -202,7 +195,7 @@ def main(argv=None) -> dict:
                               "candidates_top10": records(chase["candidates"].head(10)[
                                   ["source", "class", "p", "novelty", "objectness", "cluster"]]),
                               "facts": ns.chase_facts(chase)["text"]}
-    return finish(out, args.out, start)
+    return finish(out, args.out, start, merge=merge_into(args.out) if args.merge else None)
 
 
 if __name__ == "__main__":

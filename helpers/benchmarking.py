@@ -54,6 +54,31 @@ def round_floats(d, digits: int = 4):
     return d
 
 
+def parser(doc: str, results, smoke: str = "tiny models and batches (seconds)"):
+    """The argument parser every area benchmark starts from: its docstring as the description,
+    ``--smoke`` (help ``smoke``), ``--out`` (default ``results``) and ``--run-root``."""
+    import argparse
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help=smoke)
+    p.add_argument("--out", type=Path, default=Path(results))
+    p.add_argument("--run-root", default=None, help="run store folder (default $NOVELTY_RUNS_DIR or ./runs)")
+    return p
+
+
+def merge_into(path):
+    """A ``merge`` for :func:`finish`: the new result's top-level parts replace those of the JSON
+    already at ``path``, whose other parts are kept (None when there is no file yet)."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return lambda new: {**json.loads(path.read_text()), **new}
+
+
 def finish(out: dict, path, start: float, merge=None) -> dict:
     """End of a benchmark: add ``total_seconds`` (since ``start``, a ``time.perf_counter()``) and the
     load average, round the floats (:func:`round_floats`), let ``merge(out)`` combine it with an

@@ -27,3 +27,16 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_smoke(name: str, tmp_path, *extra: str) -> dict:
+    """Run ``benchmarks/<name>.py`` at smoke size on one thread, in a fresh run store under
+    ``tmp_path``; check that what it returns is what it wrote, and return the written JSON."""
+    import json
+
+    out = tmp_path / "result.json"
+    result = load_script(name).main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"),
+                                     "--threads", "1", *extra])
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(result))
+    return saved

@@ -75,3 +75,19 @@ def test_finish_adds_times_rounds_merges_and_writes_atomically(tmp_path, capsys)
     assert out["x"] == 1.2346 and out["bad"] is None and out["total_seconds"] >= 2.0
     merged = finish({"y": 2.0}, path, time.perf_counter(), merge=lambda new: {**json.loads(path.read_text()), **new})
     assert merged["x"] == 1.2346 and merged["y"] == 2.0 and json.loads(path.read_text()) == merged
+
+
+def test_merge_into_keeps_the_parts_a_run_did_not_redo(tmp_path, capsys):
+    import json
+    import time
+
+    from helpers.benchmarking import finish, merge_into, parser
+
+    path = tmp_path / "r.json"
+    assert merge_into(path) is None  # nothing to merge with yet
+    finish({"a": 1, "b": {"x": 1}}, path, time.perf_counter())
+    finish({"b": {"y": 2}}, path, time.perf_counter(), merge=merge_into(path))
+    saved = json.loads(path.read_text())
+    assert saved["a"] == 1 and saved["b"] == {"y": 2}  # a kept, b replaced whole
+    args = parser("doc", path).parse_args(["--smoke", "--run-root", "runs"])
+    assert args.smoke and args.out == path and args.run_root == "runs"

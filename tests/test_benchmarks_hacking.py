@@ -1,20 +1,15 @@
 """The hacking benchmark runs end to end at smoke size and writes its JSON."""
 
-import json
 
 import pytest
-from benchmark_scripts import load_script, needs_mnist_and_instruments
+from benchmark_scripts import needs_mnist_and_instruments, run_smoke
 
 
 @pytest.mark.slow
 @pytest.mark.data
 @needs_mnist_and_instruments
 def test_benchmark_runs_at_smoke_size(tmp_path):
-    bench = load_script("hacking")
-    out = tmp_path / "result.json"
-    result = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--threads", "1"])
-    saved = json.loads(out.read_text())
-    assert saved == json.loads(json.dumps(result))
+    saved = run_smoke("hacking", tmp_path)
     for part in ("mnist", "audio"):
         p = saved[part]
         regions = {row["label"] for row in p["regions"]["table"]}

@@ -1,21 +1,15 @@
 """The judges benchmark runs end to end at smoke size and writes its JSON."""
 
-import json
 
 import pytest
-from benchmark_scripts import load_script, needs_mnist_and_instruments
+from benchmark_scripts import needs_mnist_and_instruments, run_smoke
 
 
 @pytest.mark.slow
 @pytest.mark.data
 @needs_mnist_and_instruments
 def test_benchmark_runs_at_smoke_size(tmp_path):
-    bench = load_script("judges")
-    out = tmp_path / "result.json"
-    result = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
-                         "--threads", "1"])
-    saved = json.loads(out.read_text())
-    assert saved == json.loads(json.dumps(result))
+    saved = run_smoke("judges", tmp_path, "--transforms", "stft")
     digits = saved["judges"]["digits"]
     assert 0 <= digits["tests"]["mnist_test"]["accuracy"] <= 1 and digits["train_seconds"] > 0
     assert len(digits["tests"]["mnist_test"]["confusion"]) == 11 and "ece" in digits["tests"]["mnist_test"]
@@ -33,12 +27,10 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
     assert reading["measures"]["n"] == 64 and "coverage_encoder" in reading["coverage_mnist_test"]
     assert saved["scoring_time_1000"]["measure_seconds"] > 0
     # a second run reloads every judge instead of training it
-    again = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
-                        "--threads", "1", "--parts", "images", "--skip-vae", "--merge"])
+    again = run_smoke("judges", tmp_path, "--transforms", "stft", "--parts", "images", "--skip-vae", "--merge")
     assert again["judges"]["digits"]["reloaded"] and "instruments11_stft" in again["judges"]
     # the audio VAEs' prior draws under the instrument judge (its judge reloaded)
-    audio = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--transforms", "stft",
-                        "--threads", "1", "--parts", "audio_vae", "--merge"])
+    audio = run_smoke("judges", tmp_path, "--transforms", "stft", "--parts", "audio_vae", "--merge")
     for draws in ("prior", "near"):  # prior draws, and draws of the Gaussian fitted to the training codes
         reading = audio["first_readings"][f"audio_note_vae_{draws}_stft"]
         assert reading["measures"]["n"] == 8 and 0 <= reading["measures"]["noise@0.9"] <= 1

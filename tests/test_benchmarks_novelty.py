@@ -1,20 +1,15 @@
 """The novelty benchmark runs end to end at smoke size and writes its JSON."""
 
-import json
 
 import pytest
-from benchmark_scripts import load_script, needs_mnist_and_instruments
+from benchmark_scripts import needs_mnist_and_instruments, run_smoke
 
 
 @pytest.mark.slow
 @pytest.mark.data
 @needs_mnist_and_instruments
 def test_benchmark_runs_at_smoke_size(tmp_path):
-    bench = load_script("novelty")
-    out = tmp_path / "result.json"
-    result = bench.main(["--smoke", "--out", str(out), "--run-root", str(tmp_path / "runs"), "--threads", "1"])
-    saved = json.loads(out.read_text())
-    assert saved == json.loads(json.dumps(result))
+    saved = run_smoke("novelty", tmp_path)
     for part in ("tradeoff_mnist", "tradeoff_audio"):
         t = saved[part]
         families = {row["family"] for row in t["table"]}
