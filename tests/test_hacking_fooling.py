@@ -202,3 +202,9 @@ def test_adversarial_run_names_are_short_and_distinct():
     a = fst.run_name(fo.AdversarialConfig(lr_generator=1e-3, lr_classifier=1e-4))
     b = fst.run_name(fo.AdversarialConfig(lr_generator=1e-3, lr_classifier=1e-4, classifier_steps=3))
     assert a == "G 0.001, C 0.0001" and b == "G 0.001, C 0.0001, 3 C-steps"
+
+
+def test_regime_rules_state_the_thresholds_regime_uses():
+    text = fo.regime_rules()
+    assert "below 0.5 x its first value → collapse" in text and "at least 3 times → oscillation" in text
+    assert "at least 0.8 log K" in text and "at least 5 times" in fo.regime_rules(crossings=5)

@@ -141,6 +141,28 @@ def test_frame_sources_make_notes_of_the_judged_shape_and_join_the_chase(audio_s
     assert chase["sources"]["n"].to_dict()["frame model, lines"] == 5 and len(chase["table"]) == 16 + 15
 
 
+def test_frame_notes_alternate_held_draws_and_lines(audio_subject):
+    from test_evaluation_generation import tiny_model
+
+    frame = tiny_model(audio_subject.model.transform, "frame")
+    notes = ns.frame_notes(frame, 5, ceiling=audio_subject.ceiling)
+    sources, _ = ns.frame_sources(frame, n=3, ceiling=audio_subject.ceiling, iterated=False, progress=False)
+    assert notes.shape == (5, *audio_subject.reference.shape[1:])
+    assert torch.equal(notes[0], sources["frame model, steady"][0]) and torch.equal(notes[1], sources["frame model, lines"][0])
+    assert torch.equal(notes[4], sources["frame model, steady"][2])
+    with pytest.raises(ValueError, match="n=0"):
+        ns.frame_notes(frame, 0)
+
+
+def test_novel_candidates_are_the_chase_candidates(audio_subject):
+    s = audio_subject
+    cand = ns.novel_candidates(s, n=12, n_iter=2, ks=range(2, 4), progress=False)
+    sources, _ = ns.audio_sources(s, n=12, n_iter=2, progress=False)
+    chase = ns.audio_chase(s, sources, ks=range(2, 4), progress=False)
+    assert len(cand) == len(chase["candidates"]) > 0
+    assert set(ns.audio_kinds(s.judge.probs(cand), s.judge)) == {"candidate"}
+
+
 def test_note_grid_needs_the_subjects_run_and_notes(audio_subject):
     with pytest.raises(ValueError, match="needs the subject's run and prepared notes"):
         ns.note_grid(audio_subject, z_dims=(2,), betas=(1.0,))

@@ -446,6 +446,19 @@ def adversarial_fool(model, gen_judge, train_x: torch.Tensor, real: tuple[torch.
 REGIMES = ("collapse", "oscillation", "drift", "stable ambiguous", "stable, not ambiguous")
 
 
+def regime_rules(**changes) -> str:
+    """The rules of :func:`regime` as a sentence, with its thresholds (its defaults, or ``changes``)."""
+    import inspect
+
+    t = {k: v.default for k, v in inspect.signature(regime).parameters.items() if k != "probes"} | changes
+    return (f"in order: diversity below {t['collapse']:g} x its first value → collapse; the live classifier's "
+            f"p(generated) crossing its median, by more than {t['swing']:g} either side, at least {t['crossings']} "
+            f"times → oscillation; Fréchet distance above {t['drift']:g} x its first value and still rising over "
+            f"the last third → drift; over the last third, class entropy at least {t['ambiguous']:g} log K with a "
+            f"standard deviation below {t['steady']:g} and a noise share below {t['noise']:g} → stable ambiguous; "
+            "else stable, not ambiguous")
+
+
 def regime(probes: pd.DataFrame, collapse: float = 0.5, swing: float = 0.15, crossings: int = 3,
            drift: float = 2.0, ambiguous: float = 0.8, steady: float = 0.05, noise: float = 0.5) -> dict:
     """Name what an adversarial run did, from its probe rows (``diversity``, ``p_generated_live``,

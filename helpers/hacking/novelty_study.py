@@ -375,6 +375,15 @@ def frame_sources(frame, n: int = 500, seed: int = 0, n_iter: int = 30, tol: flo
     return out, info
 
 
+def frame_notes(frame, n: int, seed: int = 0, ceiling: float | None = None) -> torch.Tensor:
+    """``n`` notes ``[n, F, T]`` of a frame model, alternately a prior draw held for the whole note
+    and a line between two prior draws (:func:`frame_sources` without its iteration)."""
+    if n < 1:
+        raise ValueError(f"n={n}: expected >= 1")
+    sources, _ = frame_sources(frame, n=-(-n // 2), seed=seed, ceiling=ceiling, iterated=False, progress=False)
+    return torch.stack([sources["frame model, steady"], sources["frame model, lines"]], 1).flatten(0, 1)[:n]
+
+
 def audio_chase(subject: hs.Subject, sources: dict[str, torch.Tensor], theta: float = 0.9,
                 ks: Sequence[int] = range(4, 16), seed: int = 0, progress: bool = True) -> dict:
     """Judge every generated note, cluster them (k-means on the judge's features, k by the
@@ -423,6 +432,16 @@ def audio_chase(subject: hs.Subject, sources: dict[str, torch.Tensor], theta: fl
     return {"samples": samples, "table": table, "sources": pd.DataFrame(per_source).set_index("source"),
             "clusters": pd.DataFrame(rows).set_index("cluster"), "candidates": cand, "clustering": clustering,
             "features": feats, "probs": probs}
+
+
+def novel_candidates(subject: hs.Subject, n: int = 250, seed: int = 0, n_iter: int = 30,
+                     ks: Sequence[int] = range(4, 8), progress: bool = True) -> torch.Tensor:
+    """The chase's novel candidates (magnitudes ``[M, F, T]``, most novel and object-like first):
+    of ``n`` notes from each of :func:`audio_sources`, those the judge calls neither a training
+    instrument, an unseen one, nor noise (:func:`audio_chase`)."""
+    sources, _ = audio_sources(subject, n=n, seed=seed, n_iter=n_iter, progress=progress)
+    chase = audio_chase(subject, sources, ks=ks, seed=seed, progress=progress)
+    return chase["samples"][torch.as_tensor(chase["candidates"].index.to_numpy(copy=True))]
 
 
 def chase_facts(chase: dict) -> dict:
