@@ -86,3 +86,12 @@ def test_dynamic_binarize_draws_afresh():
     assert torch.equal(mnist.dynamic_binarize(x, g1), mnist.dynamic_binarize(x, g2))
     with pytest.raises(TypeError, match="uint8"):
         mnist.to_float(x.float())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_dynamic_binarize_of_a_gpu_batch_with_a_cpu_generator_draws_as_on_the_cpu():
+    x = torch.rand(16, 28, 28)
+    expected = mnist.dynamic_binarize(x, generator=torch.Generator().manual_seed(0))
+    got = mnist.dynamic_binarize(x.cuda(), generator=torch.Generator().manual_seed(0))
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got.cpu(), expected)

@@ -96,9 +96,9 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
     trainer = Trainer(tiny_model(), config(tmp_path, n_epochs=1))
     trainer.fit(tiny_data())
     path = trainer.run_dir / "checkpoints" / "last.pt"
-    x = tiny_data(10, seed=3)
+    x = tiny_data(10, seed=3).to(trainer.device)
     expected = trainer.model.eval().reconstruct(x)
-    model = load_model(path)
+    model = load_model(path).to(trainer.device)
     torch.testing.assert_close(model.reconstruct(x), expected, rtol=0, atol=0)
     other = Trainer.from_checkpoint(path)
     torch.testing.assert_close(other.model.eval().reconstruct(x), expected, rtol=0, atol=0)
@@ -240,7 +240,7 @@ def test_bf16_autocasts_the_matmuls_keeps_the_loss_terms_in_fp32_and_clips(tmp_p
         if isinstance(m, torch.nn.Linear):
             m.register_forward_hook(lambda mod, inp, out: linear_dtypes.append(out.dtype))
     trainer = Trainer(model, config(tmp_path, precision="bf16", grad_clip=0.01, n_epochs=1), run_dir=False)
-    x = tiny_data(32)
+    x = tiny_data(32).to(trainer.device)
     out = trainer.train_step(x)
     assert linear_dtypes and set(linear_dtypes) == {torch.bfloat16}  # every layer ran in bf16
     assert {k: v.dtype for k, v in out.items()} == dict.fromkeys(("loss", "elbo", "rec", "kl"), torch.float32)

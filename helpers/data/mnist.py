@@ -158,4 +158,6 @@ def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) 
     """
     if x.dtype == torch.uint8:
         x = to_float(x)
+    if generator is not None and generator.device != x.device:  # a CPU generator for a GPU batch
+        return torch.bernoulli(x.to(generator.device), generator=generator).to(x.device)
     return torch.bernoulli(x, generator=generator)

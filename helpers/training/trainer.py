@@ -228,7 +228,9 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- steps
     def train_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimisation step on batch ``x``; returns the detached loss terms (no sync)."""
+        """One optimisation step on batch ``x`` (moved to the trainer's device if it is not there);
+        returns the detached loss terms (no sync)."""
+        x = x.to(self.device, non_blocking=True)
         self.model.train()
         with self._autocast():
             out = self.model(x)
@@ -242,6 +244,7 @@ class Trainer:
     @torch.no_grad()
     def eval_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Loss terms on batch ``x`` in eval mode, without gradients; the weights do not change."""
+        x = x.to(self.device, non_blocking=True)
         self.model.eval()
         with self._autocast():
             out = self.model(x)
