@@ -10,10 +10,11 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 # (the editable install points at it), so a reused venv is refreshed only when needed.
 STAMP := $(abspath $(VENV))/.installed-$(shell (cat requirements.txt pyproject.toml; pwd) | sha1sum | cut -c1-12)
 
-.PHONY: install data demo smoke lab test clean-reports clean-cache help
+.PHONY: install data demo report smoke lab test clean-reports clean-cache help
 
 help:
 	@echo "make demo   install, fetch data, execute every notebook into $(REPORTS)/ (ipynb + html)"
+	@echo "make report execute every notebook (runs reused) -> $(REPORTS)/report.html + summary.json"
 	@echo "make test   install, fetch data, run the test suite (notebooks at SMOKE size included)"
 	@echo "make lab    open JupyterLab on notebooks/"
 	@echo "make data   fetch MNIST and render the instrument set into data/"
@@ -37,6 +38,9 @@ data: install
 
 demo: data
 	$(BIN)/python -m helpers.notebooks --out $(REPORTS) $(NOTEBOOKS)
+
+report: data
+	$(BIN)/python -m helpers.report --out $(REPORTS) $(NOTEBOOKS)
 
 smoke: data
 	$(BIN)/python -m helpers.notebooks --smoke --out $(REPORTS)/smoke $(NOTEBOOKS)

@@ -36,17 +36,23 @@ def _listing(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
 
 
+@pytest.fixture(scope="session")
+def smoke_out(tmp_path_factory):
+    """Where the SMOKE runs write their executed notebooks: the report test builds from them."""
+    return tmp_path_factory.mktemp("smoke-notebooks")
+
+
 @pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_at_smoke_size(notebook, tmp_path, monkeypatch):
+def test_notebook_runs_at_smoke_size(notebook, tmp_path, monkeypatch, smoke_out):
     # a fresh run folder for the kernel: nothing is reloaded from an earlier test run, and
     # nothing is written into the checkout's runs/
     runs = tmp_path / "runs"
     monkeypatch.setenv("NOVELTY_RUNS_DIR", str(runs))
     checkout_runs = _listing(REPO / "runs")
     log = io.StringIO()
-    out = execute_notebook(notebook, tmp_path / "out", smoke=True, html=True,
+    out = execute_notebook(notebook, smoke_out, smoke=True, html=True,
                            time_limit=SMOKE_TIME_LIMIT_S, progress=log)
     nb = nbformat.read(str(out), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
@@ -59,7 +65,7 @@ def test_notebook_runs_at_smoke_size(notebook, tmp_path, monkeypatch):
     if "train_audio_vae" in source or "NOVELTY_RUNS_DIR" in source:
         assert list(runs.rglob("last.pt")), "the notebook's models were not trained in its own run folder"
     assert _listing(REPO / "runs") == checkout_runs
-    page = (tmp_path / "out" / (notebook.stem + ".html")).read_text()
+    page = (smoke_out / (notebook.stem + ".html")).read_text()
     assert "$$" not in page and str(REPO) not in page
     assert not strip_progress_widgets(nbformat.read(str(out), as_version=4))  # none left
 
@@ -185,3 +191,40 @@ def test_export_html_reads_offline(tmp_path, monkeypatch):
     assert str(tmp_path) not in page and str(REPO) not in page
     assert "reading &lt;data&gt;/notes from &lt;repo&gt;/helpers" in page and "epochs: 100% 3/3" in page
     assert clean_notebook(nbformat.read(str(path), as_version=4)).cells[1].outputs[0].text == "epochs: 100% 3/3\n"
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_report_builds_from_the_smoke_notebooks(smoke_out, tmp_path):
+    """The report (`make report`) from the SMOKE runs above: a section per notebook linked from the
+    contents, the results table filled from every notebook, figures and audio embedded as data, no
+    script from the web; in a browser, every image decodes and every audio element has a duration."""
+    import json
+    import re
+
+    from browser import check_media, need_browser
+    from helpers.report import _anchor, build_report
+
+    executed = [smoke_out / p.name for p in NOTEBOOKS]
+    missing = [p.name for p in executed if not p.is_file()]
+    if missing:
+        pytest.skip(f"the SMOKE runs of {missing} did not run in this session (run tests/test_notebooks.py whole)")
+    summary = build_report(executed, tmp_path / "report.html", tmp_path / "summary.json")
+    page = (tmp_path / "report.html").read_text()
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary and summary["smoke"] is True
+    for p in NOTEBOOKS:
+        anchor = "nb-" + _anchor(p.stem)
+        assert f'href="#{anchor}"' in page and re.search(f"id=[\"']{anchor}[\"']", page), p.name
+    assert {r["notebook"] for r in summary["results"]} == {p.stem for p in NOTEBOOKS}
+    assert all(r["value"] not in (None, "") for r in summary["results"])
+    assert page.count("<tr>") >= len(summary["results"])
+    audio = re.findall(r"<audio[^>]*>(?:\s*<source[^>]*>)?", page)
+    images = re.findall(r"<img [^>]*>", page)
+    assert audio and all("data:audio/" in a for a in audio)
+    assert images and all("data:image/" in i for i in images)
+    assert "<script src=" not in page and str(REPO) not in page and "it/s]" not in page
+    if need_browser(skip=False) is None:
+        return  # the structure is checked; the browser part runs where Chromium and Playwright are
+    found = check_media(tmp_path / "report.html")
+    assert found["images"] == len(images) and not found["bad_images"], found["bad_images"][:3]
+    assert found["audio"] == len(audio) and not found["bad_audio"], found["bad_audio"][:3]

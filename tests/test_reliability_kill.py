@@ -82,3 +82,5 @@ def test_sigkill_at_random_points_resumes_to_the_uninterrupted_weights(tmp_path)
     a, b = torch.load(tmp_path / "straight.pt", weights_only=True), torch.load(out, weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert max(seen) >= 1  # at least one kill came after a checkpoint, so a resume really happened
+    leftovers = [p for p in killed_root.rglob("*") if p.name.endswith((".tmp", ".part"))]
+    assert not leftovers  # a temporary a kill left was removed by the next write of its file

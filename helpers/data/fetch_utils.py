@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -94,6 +95,46 @@ def _umask() -> int:
     return mask
 
 
+def temp_prefix(name: str) -> str:
+    """The prefix of a temporary file or folder written for ``name``: ``.<name>.<pid>.``. The
+    process id tells a leftover of a killed process (which :func:`sweep_stale` removes) from a
+    file another process is still writing."""
+    return f".{name}.{os.getpid()}."
+
+
+_STALE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(?:tmp|part|old)$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def sweep_stale(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Remove the temporaries in ``folder`` (files or folders named by :func:`temp_prefix`) whose
+    process no longer runs: what a SIGKILL during a write leaves. ``name``: only those written
+    for that name. Returns what was removed; never touches a file of a running process."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        m = _STALE.match(path.name)
+        if m is None or (name is not None and m["name"] != name) or _alive(int(m["pid"])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` if the block succeeds.
@@ -106,7 +147,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    sweep_stale(target.parent, target.name)
+    fd, name = tempfile.mkstemp(prefix=temp_prefix(target.name), suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the target gets the usual mode
@@ -138,12 +180,13 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    sweep_stale(target.parent, target.name)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".part", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the target gets the usual mode
     try:
         yield tmp
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".old", dir=target.parent))
             os.replace(target, old / target.name)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -221,7 +264,8 @@ def npm_pack(package_spec: str, dest_dir: str | os.PathLike, npm: str = "npm") -
         raise FetchError(f"`{npm}` not found: install Node.js/npm to fetch {package_spec}")
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".npm-pack.") as tmp_name:
+    sweep_stale(dest_dir, "npm-pack")
+    with tempfile.TemporaryDirectory(dir=dest_dir, prefix=temp_prefix("npm-pack"), suffix=".tmp") as tmp_name:
         tmp = Path(tmp_name)
         cmd = [exe, "pack", package_spec, "--pack-destination", str(tmp), "--silent"]
         print(f"npm pack {package_spec} ...", flush=True)

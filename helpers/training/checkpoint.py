@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from helpers.data.fetch_utils import sweep_stale, temp_prefix
+
 FORMAT = 1
 
 
@@ -41,7 +43,8 @@ def _atomic_write(path: Path, write) -> None:
     temporary file, and raises an ``OSError`` of the same kind whose message names ``path``."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        sweep_stale(path.parent, path.name)  # what a process killed while writing this file left
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name), suffix=".tmp")
     except OSError as err:
         raise type(err)(err.errno, f"{path}: cannot write in {path.parent} ({err.strerror or err})") from err
     try:
