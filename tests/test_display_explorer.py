@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from helpers.display.explorer import LatentExplorer, array_to_png, wave_to_wav_bytes
+from helpers.display.explorer import CSS, LatentExplorer, array_to_png, wave_to_wav_bytes
 
 
 def _decode(z):
@@ -63,6 +63,9 @@ def test_widget_sliders_drive_update():
     ui = explorer.widget()
     sliders = ui.children[0].children[:2]
     assert all(not s.continuous_update for s in sliders)
+    image, audio, info = ui.children[1].children  # the CSS classes the browser test finds them by
+    assert CSS["box"] in ui._dom_classes and all(CSS["slider"] in s._dom_classes for s in sliders)
+    assert [CSS["image"], CSS["audio"], CSS["info"]] == [w._dom_classes[0] for w in (image, audio, info)]
     before = explorer.state.png
     sliders[1].value = 2.5
     assert explorer.values[1] == pytest.approx(2.5) and explorer.state.png != before

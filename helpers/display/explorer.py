@@ -57,6 +57,12 @@ def wave_to_wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
+#: CSS classes of the widget's parts (``widget()``): the whole explorer, each slider, the picture,
+#: the audio player and the line that reports the update time
+CSS = {"box": "latent-explorer", "slider": "latent-explorer-slider", "image": "latent-explorer-image",
+       "audio": "latent-explorer-audio", "info": "latent-explorer-info"}
+
+
 @dataclass
 class ExplorerState:
     """What one update produced: the latent point, the picture, the sound and the time it took."""
@@ -184,7 +190,8 @@ class LatentExplorer:
 
     # ---------------------------------------------------------------- widgets
     def widget(self, slider_labels: list[str] | None = None):
-        """The ipywidgets UI; sliders update on release."""
+        """The ipywidgets UI; sliders update on release. Its parts carry CSS classes (:data:`CSS`) that
+        a browser test (or a stylesheet) can find them by."""
         import ipywidgets as w
 
         labels = slider_labels or [f"axis {i}" for i in range(self.n_sliders)]
@@ -216,7 +223,13 @@ class LatentExplorer:
         self.update()
         right = [image] + ([audio] if audio is not None else []) + [info]
         controls = w.VBox(sliders + [random_button, w.HBox([path_box, encode_button])])
-        return w.HBox([controls, w.VBox(right)])
+        box = w.HBox([controls, w.VBox(right)])
+        for part, name in ((box, "box"), (image, "image"), (audio, "audio"), (info, "info")):
+            if part is not None:
+                part.add_class(CSS[name])
+        for s in sliders:
+            s.add_class(CSS["slider"])
+        return box
 
     def _push_to_ui(self) -> None:
         ui, state = self._ui, self.state

@@ -206,6 +206,16 @@ def subset_elbo_gap(model, x_all: torch.Tensor, n: int, seed: int = 0) -> dict:
             "se_subset": float(sub.std() / math.sqrt(n)) if n > 1 else math.nan}
 
 
+def seeded_grid_objective(x_train: torch.Tensor, x_val: torch.Tensor, epochs: int = 2, seed: int = 0, k: int = 100,
+                          hidden=(400,)):
+    """The objective of one seed of :func:`seeded_grid_search` (also run by the ``mnist`` search of
+    ``python -m helpers.search``): a 784-``hidden``-z VAE trained ``epochs`` on dynamically binarised
+    ``x_train`` with training seed ``seed``, scored on ``x_val`` (NLL with ``k`` samples)."""
+    return vae_objective(x_train, x_val, VAEConfig(hidden=tuple(hidden)),
+                         TrainerConfig(n_epochs=epochs, precision="auto", seed=int(seed)),
+                         evaluate=evaluate_model, k=k, batch_transform=dynamic_binarize)
+
+
 def seeded_grid_search(x_train: torch.Tensor, x_val: torch.Tensor, grid: dict, run_root, epochs: int = 2,
                        seeds=(0,), k: int = 100, hidden=(400,), name: str = "mnist-z-beta") -> pd.DataFrame:
     """:func:`grid_search` of a 784-``hidden``-z VAE over ``grid`` once per training seed; one row per
@@ -215,9 +225,7 @@ def seeded_grid_search(x_train: torch.Tensor, x_val: torch.Tensor, grid: dict, r
     tables = []
     for seed in seeds:
         run_name = f"{name}-n{len(x_train)}-e{epochs}-k{k}-s{seed}"
-        objective = vae_objective(x_train, x_val, VAEConfig(hidden=tuple(hidden)),
-                                  TrainerConfig(n_epochs=epochs, precision="auto", seed=int(seed)),
-                                  evaluate=evaluate_model, k=k, batch_transform=dynamic_binarize)
+        objective = seeded_grid_objective(x_train, x_val, epochs=epochs, seed=seed, k=k, hidden=hidden)
         grid_dir = default_grid_dir(run_name, grid, run_root, key=objective.store_key)
         loaded = (grid_dir / "results.csv").is_file()
         table = grid_search(objective, grid, metric="test_nll", name=run_name, run_dir=grid_dir)

@@ -118,6 +118,35 @@ def audio_zoo(subject: hs.Subject, seed: int = 0, corruption_levels: Sequence[fl
     return zoo
 
 
+def note_grid_objective(base, run_root=None, data=None, progress: bool = True):
+    """``objective(params, trial_dir)`` for a grid over the note VAE's ``z_dim`` and ``beta``: a full
+    training of the experiment ``base`` (an audio preset) with that latent size and KL weight,
+    through the run store (a point trained before is reloaded). ``data``: notes already prepared
+    for ``base`` (prepared here otherwise). Returns ``val_loss`` (the best held-out loss),
+    ``val_rec``, ``val_kl`` and ``train_seconds``; ``objective.runs`` keeps the runs by
+    ``(z_dim, beta)``, ``objective.train(params)`` trains or reloads one, and
+    ``objective.store_key`` keys the search's folder."""
+    from ..audio.noteset import data_key
+    from ..training.audio import train_audio_vae
+
+    runs: dict[tuple, object] = {}
+
+    def train(params):
+        z, beta = int(params["z_dim"]), float(params["beta"])
+        config = base.replace(name=f"{base.name}-grid-z{z}-b{beta:g}", vae=base.vae.replace(z_dim=z, beta=beta))
+        same = data is not None and data_key(data.config) == data_key(config.resolve())
+        return train_audio_vae(config, run_root, data=data if same else None, progress=progress)
+
+    def objective(params, trial_dir):
+        run = runs[(int(params["z_dim"]), float(params["beta"]))] = train(params)
+        last = min(run.history, key=lambda h: h.get("val_loss", math.inf))
+        return {"val_loss": float(last["val_loss"]), "val_rec": float(last.get("val_rec", math.nan)),
+                "val_kl": float(last.get("val_kl", math.nan)), "train_seconds": float(run.train_seconds)}
+
+    objective.runs, objective.train, objective.store_key = runs, train, {"base": base.reuse_key()}
+    return objective
+
+
 def note_grid(subject: hs.Subject, z_dims: Sequence[int] = (8, 32), betas: Sequence[float] = (0.5, 2.0),
               run_root=None, smoke: bool = False, progress: bool = True) -> tuple[pd.DataFrame, list[ZooModel]]:
     """A grid search over the note VAE's latent size and beta (Optuna through
@@ -128,31 +157,16 @@ def note_grid(subject: hs.Subject, z_dims: Sequence[int] = (8, 32), betas: Seque
     Returns the grid's table (best held-out loss, its reconstruction and KL terms, training seconds)
     and two :class:`ZooModel` per point: its prior N(0, I) and its own sampler (the density of its
     training codes that its ``sample()`` uses)."""
-    from ..audio.noteset import data_key
-    from ..training.audio import train_audio_vae
     from ..training.grid_search import default_grid_dir, grid_search
 
     if subject.run is None or subject.data is None:
         raise ValueError(f"{subject.name}: the grid needs the subject's run and prepared notes "
                          "(build it with study.audio_subject)")
-    base = subject.run.config
-    runs: dict[tuple, object] = {}
-
-    def train(params):
-        z, beta = int(params["z_dim"]), float(params["beta"])
-        config = base.replace(name=f"{base.name}-grid-z{z}-b{beta:g}", vae=base.vae.replace(z_dim=z, beta=beta))
-        same = data_key(subject.data.config) == data_key(config.resolve())
-        return train_audio_vae(config, run_root, data=subject.data if same else None, progress=progress)
-
-    def objective(params, trial_dir):
-        run = runs[(int(params["z_dim"]), float(params["beta"]))] = train(params)
-        last = min(run.history, key=lambda h: h.get("val_loss", math.inf))
-        return {"val_loss": float(last["val_loss"]), "val_rec": float(last.get("val_rec", math.nan)),
-                "val_kl": float(last.get("val_kl", math.nan)), "train_seconds": float(run.train_seconds)}
+    objective = note_grid_objective(subject.run.config, run_root, data=subject.data, progress=progress)
+    runs, train, key = objective.runs, objective.train, objective.store_key
 
     space = {"z_dim": [int(z) for z in z_dims], "beta": [float(b) for b in betas]}
     name = "audio-note" + ("-smoke" if smoke else "")
-    key = {"base": base.reuse_key()}
     table = grid_search(objective, space, metric="val_loss", name=name, key=key,
                         run_dir=default_grid_dir(name, space, run_root, key=key))
     zoo = []
