@@ -216,3 +216,21 @@ def test_progress_counts_points_not_trials(tmp_path):
     study = prepare_study(spec, open_storage(_sqlite(tmp_path)))
     assert progress(study, spec) == {"points": 2, "done": 0, "failed": 0, "running": 0, "waiting": 2, "trials": 2,
                                      "finished": False}
+
+
+@pytest.mark.slow
+def test_sigterm_hands_the_running_point_back_at_once(tmp_path):
+    storage = _sqlite(tmp_path)
+    proc = _worker(storage, tmp_path, seconds=60)
+    deadline = time.time() + 60
+    while not _runs(tmp_path):
+        assert time.time() < deadline and proc.poll() is None, "the worker never started a trial"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130 and "handed back" in out, out
+    trials = _trials(storage)
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1  # no grace period to wait: the point is waiting again already
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == failed[0].number]
+    assert len(retry) == 1 and retry[0].state == TrialState.WAITING and retry[0].params == failed[0].params

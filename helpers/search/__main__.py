@@ -12,9 +12,14 @@ until the study is done. The searches: ``mnist`` (notebook 01's latent size x KL
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from helpers.training.search_workers import SEARCHES, default_storage, run_worker, search_spec, study_table
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,12 +41,21 @@ def main(argv: list[str] | None = None) -> int:
                            help="seconds without heartbeat after which a trial is retried (default 2 x heartbeat)")
             p.add_argument("--poll", type=float, default=5.0, help="seconds between looks while others run")
             p.add_argument("--max-trials", type=int, default=None, help="stop after this many trials here")
+            p.add_argument("--max-retry", type=int, default=3,
+                           help="times a point whose worker died is run again (default 3)")
     args = parser.parse_args(argv)
     spec = search_spec(args.study, smoke=args.smoke)
     try:
         if args.command == "worker":
-            out = run_worker(spec, args.storage, args.run_root, heartbeat_interval=args.heartbeat,
-                             grace_period=args.grace, poll=args.poll, max_trials=args.max_trials)
+            # a scheduler's SIGTERM (pre-emption) is an interrupt: the running point is handed back at once
+            signal.signal(signal.SIGTERM, _interrupt)
+            try:
+                out = run_worker(spec, args.storage, args.run_root, heartbeat_interval=args.heartbeat,
+                                 grace_period=args.grace, poll=args.poll, max_trials=args.max_trials,
+                                 max_retry=args.max_retry)
+            except KeyboardInterrupt:
+                print(f"{spec.name}: interrupted; the running point was handed back", file=sys.stderr, flush=True)
+                return 130
             print(f"{spec.name}: ran {out['ran']['done']} point(s) here ({out['ran']['failed']} failed); "
                   f"study: {out['done']} of {out['points']} points done, {out['failed']} failed, "
                   f"{out['running']} running; storage {out['storage']}", flush=True)
