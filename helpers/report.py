@@ -32,6 +32,8 @@ from helpers.notebooks import (WIDGET_STATE, WIDGET_VIEW, _TQDM_TEXT, _model_id,
                                clean_notebook, execute_notebook)
 
 RESULTS_MIME = "application/vnd.novelty.results+json"
+#: a tqdm line: its "[elapsed<remaining" timer (the final text of a progress widget uses figure spaces)
+_PROGRESS = re.compile(r"\[\d[\d:]*<[\d:?]+|" + _TQDM_TEXT.pattern)
 
 #: Published figures the notebooks' numbers are set beside: key -> (value as printed, source).
 PUBLISHED: dict[str, tuple[str, str]] = {
@@ -218,10 +220,16 @@ def drop_progress_text(nb) -> int:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
                 lines = re.split(r"(?<=\n)|\r", _text(out["text"]))
-                good = [ln for ln in lines if not _TQDM_TEXT.search(ln)]
+                good = [ln for ln in lines if not _PROGRESS.search(ln)]
                 removed += len(lines) - len(good)
                 out["text"] = "".join(good)
                 if not out["text"].strip():
+                    continue
+            elif out.get("output_type") in ("display_data", "execute_result"):
+                data = out.get("data", {})
+                # a progress bar shown as text (a widget whose state was not saved): only its text is left
+                if set(data) <= {"text/plain"} and _PROGRESS.search(_text(data.get("text/plain", ""))):
+                    removed += 1
                     continue
             kept.append(out)
         if cell.cell_type == "code":

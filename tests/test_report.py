@@ -92,6 +92,10 @@ def _executed(tmp_path, name, smoke, rows, extra_outputs=()):
                       new_output("display_data", data={"text/html": f"<audio controls><source src='data:audio/wav;base64,{WAV}' "
                                                                     "type='audio/wav'></audio>"}),
                       new_output("stream", name="stderr", text="train: 100%|##########| 10/10 [00:01<00:00, 9.1it/s]\n"),
+                      # the final line of a progress widget, as the notebook runner keeps it (figure spaces)
+                      new_output("stream", name="stdout", text="regions:\u2007100% 14/14\u2007[00:00<00:00,\u200772.71it/s]\n"),
+                      new_output("execute_result", data={"text/plain": "bends: 100% 11/11 [00:00<00:00, 35.57it/s]"},
+                                 execution_count=3),
                       new_output("stream", name="stdout", text=f"saved to {tmp_path}/runs/x\n"), *extra_outputs]
     table = new_code_cell("show_results(...)")
     table.outputs = [new_output("display_data", data={"text/html": "<table>numbers</table>", "text/plain": "numbers",
@@ -127,7 +131,7 @@ def test_build_report_writes_one_offline_page_and_the_summary(tmp_path, monkeypa
     assert "<math" in page and "\\mathcal" not in page
     assert "cdn" not in page.lower() and "<script src=" not in page
     assert page.count(f"data:image/png;base64,{PNG}") == 2 and page.count("data:audio/wav;base64") == 2
-    assert "it/s" not in page and "10/10" not in page
+    assert "it/s" not in page and "10/10" not in page and "72.71" not in page and "35.57" not in page
     assert str(tmp_path) not in page
     assert "injected" not in page and page.count(">True</span>") == 2  # each parameters cell once, not the injected copy
 
