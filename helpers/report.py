@@ -179,8 +179,27 @@ def widget_snapshot(model_id: str, state: dict, depth: int = 0) -> str:
             value = f"{value:.3g}"
         desc = html.escape(str(s.get("description", "")))
         return f"<div class='widget-snapshot-value'><b>{desc}</b> {html.escape(str(value))}</div>"
+    if name == "OutputModel":  # an Output widget: the outputs it last held (figures, players, text)
+        return "".join(_output_html(o) for o in s.get("outputs", []))
     if name == "ButtonModel":
         return f"<button disabled>{html.escape(str(s.get('description', '')))}</button>"
+    return ""
+
+
+def _output_html(out: dict) -> str:
+    """One saved output of an Output widget as static HTML (the richest form it has)."""
+    data = out.get("data", {})
+    if out.get("output_type") == "stream":
+        return f"<pre>{html.escape(_text(out.get('text', '')))}</pre>"
+    for mime in ("image/png", "image/jpeg"):
+        if mime in data:
+            return f"<img src='data:{mime};base64,{_text(data[mime]).strip()}' alt='widget output snapshot'>"
+    if "text/html" in data:
+        return f"<div>{_text(data['text/html'])}</div>"
+    if "text/markdown" in data:
+        return f"<div>{html.escape(_text(data['text/markdown']))}</div>"
+    if "text/plain" in data:
+        return f"<pre>{html.escape(_text(data['text/plain']))}</pre>"
     return ""
 
 

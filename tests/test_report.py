@@ -29,11 +29,13 @@ def _state():
             m["buffers"] = buffers
         return m
     return {
-        "box": model("VBoxModel", {"children": ["IPY_MODEL_slider", "IPY_MODEL_image", "IPY_MODEL_audio", "IPY_MODEL_text"]}),
+        "box": model("VBoxModel", {"children": ["IPY_MODEL_slider", "IPY_MODEL_image", "IPY_MODEL_audio", "IPY_MODEL_text", "IPY_MODEL_out"]}),
         "slider": model("FloatSliderModel", {"description": "axis 0", "value": 1.25}),
         "image": model("ImageModel", {"format": "png"}, [{"path": ["value"], "data": PNG, "encoding": "base64"}]),
         "audio": model("AudioModel", {"format": "wav"}, [{"path": ["value"], "data": WAV, "encoding": "base64"}]),
         "text": model("HTMLModel", {"value": "<b>in-class 0.42</b>"}),
+        "out": model("OutputModel", {"outputs": [{"output_type": "display_data", "data": {"image/png": PNG}},
+                                                 {"output_type": "display_data", "data": {"text/html": "<i>note 3</i>"}}]}),
     }
 
 
@@ -41,7 +43,8 @@ def test_widget_snapshot_embeds_images_audio_and_values():
     page = widget_snapshot("IPY_MODEL_box", _state())
     assert f"data:image/png;base64,{PNG}" in page
     assert f"<audio controls src='data:audio/wav;base64,{WAV}'>" in page
-    assert "axis 0</b> 1.25" in page and "<b>in-class 0.42</b>" in page
+    assert "axis 0</b> 1.25" in page and "<b>in-class 0.42</b>" in page and "<i>note 3</i>" in page
+    assert page.count(f"data:image/png;base64,{PNG}") == 2  # the Image widget and the Output widget's figure
     assert widget_snapshot("missing", _state()) == ""
 
 
