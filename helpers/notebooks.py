@@ -234,7 +234,9 @@ def markdown_math_to_mathml(text: str) -> str:
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 _PROGRESS_MODELS = ("FloatProgressModel", "IntProgressModel")
-_TQDM_TEXT = re.compile(r"\d+%\||\d+/\d+ \[|\bit/s\b|s/it\b")
+# a tqdm line: its bar, its "n/total [" counter, its rate, or its "[elapsed<remaining" timer (the
+# final line a progress widget leaves is written with figure spaces, which the timer still matches)
+_TQDM_TEXT = re.compile(r"\d+%\||\d+/\d+ \[|\bit/s\b|s/it\b|\[\d[\d:]*<[\d:?]+")
 
 
 def _model_id(ref: str) -> str:
@@ -267,6 +269,28 @@ def _progress_bar(state: dict, model_id: str) -> tuple[set[str], str | None] | N
     return ids, " ".join(t.strip() for t in texts if t.strip())
 
 
+def map_widget_outputs(nb, replace) -> int:
+    """Pass every widget output of the notebook's code cells through ``replace(out, model_id)``,
+    which returns the outputs to put in its place (``[out]`` keeps it, ``[]`` drops it); other
+    outputs stay. Adjacent streams are merged afterwards. Returns how many widget outputs were
+    replaced or dropped."""
+    changed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view is None:
+                kept.append(out)
+                continue
+            new = replace(out, view.get("model_id", ""))
+            changed += not (len(new) == 1 and new[0] is out)
+            kept.extend(new)
+        cell.outputs = _merge_streams(kept)
+    return changed
+
+
 def strip_progress_widgets(nb) -> int:
     """Replace every progress-bar widget output by its final text line (a bar that closed
     itself leaves nothing) and drop those widgets' saved state; returns how many outputs went.
@@ -278,29 +302,17 @@ def strip_progress_widgets(nb) -> int:
     widgets = nb.metadata.get("widgets", {})
     state = widgets.get(WIDGET_STATE, {}).get("state", {})
     drop: set[str] = set()
-    removed = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        kept = []
-        for out in cell.get("outputs", []):
-            view = out.get("data", {}).get(WIDGET_VIEW)
-            if view is None:
-                kept.append(out)
-                continue
-            bar = _progress_bar(state, view.get("model_id", ""))
-            if bar is None:
-                if view.get("model_id") not in state and _TQDM_TEXT.search(_text(out["data"].get("text/plain", ""))):
-                    removed += 1
-                    continue
-                kept.append(out)
-                continue
-            ids, line = bar
-            drop |= ids
-            removed += 1
-            if line:
-                kept.append(new_output("stream", name="stdout", text=line + "\n"))
-        cell.outputs = _merge_streams(kept)
+
+    def replace(out, model_id):
+        bar = _progress_bar(state, model_id)
+        if bar is None:
+            unsaved_bar = model_id not in state and _TQDM_TEXT.search(_text(out["data"].get("text/plain", "")))
+            return [] if unsaved_bar else [out]
+        ids, line = bar
+        drop.update(ids)
+        return [new_output("stream", name="stdout", text=line + "\n")] if line else []
+
+    removed = map_widget_outputs(nb, replace)
     for model_id in drop:
         state.pop(model_id, None)
     if WIDGET_STATE in widgets and not state:

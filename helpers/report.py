@@ -28,12 +28,10 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from helpers.notebooks import (WIDGET_STATE, WIDGET_VIEW, _TQDM_TEXT, _model_id, _text, _write_text,
-                               clean_notebook, execute_notebook)
+from helpers.notebooks import (WIDGET_STATE, _TQDM_TEXT, _model_id, _text, _write_text, clean_notebook,
+                               execute_notebook, map_widget_outputs)
 
 RESULTS_MIME = "application/vnd.novelty.results+json"
-#: a tqdm line: its "[elapsed<remaining" timer (the final text of a progress widget uses figure spaces)
-_PROGRESS = re.compile(r"\[\d[\d:]*<[\d:?]+|" + _TQDM_TEXT.pattern)
 
 #: Published figures the notebooks' numbers are set beside: key -> (value as printed, source).
 PUBLISHED: dict[str, tuple[str, str]] = {
@@ -43,7 +41,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "kegl_out": ("0.46-0.77 (median out-of-class count at θ = 0.9, sparse autoencoders on MNIST)",
                  "Kégl, Cherti & Kazakçı (2018), authors' code"),
     "kegl_objectness": ("9-11 (sparse autoencoders on MNIST)", "Kégl, Cherti & Kazakçı (2018), authors' code"),
-    "kegl_tradeoff": ("models that generate more out-of-class samples also cover held-out classes better",
+    "kegl_tradeoff": ("a trade-off: the models that generate fewer spurious samples also cover less held-out data",
                       "Kégl, Cherti & Kazakçı (2018), §4"),
     "kazakci_fixed_points": ("iterating a sparse autoencoder from noise ends on new symbol-like shapes "
                              "(shown as figures, no count given)", "Kazakçı, Cherti & Kégl (2016), §3"),
@@ -205,29 +203,26 @@ def _output_html(out: dict) -> str:
 
 def snapshot_widgets(nb, notebook_name: str) -> int:
     """Replace every widget output by its static snapshot with the JupyterLab note, drop widget
-    outputs that left nothing, and drop the saved widget state (no widget script is needed)."""
+    outputs that left nothing, and drop the saved widget state (no widget script is needed).
+    Returns the number of snapshots."""
     from nbformat.v4 import new_output
 
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    replaced = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        kept = []
-        for out in cell.get("outputs", []):
-            view = out.get("data", {}).get(WIDGET_VIEW)
-            if view is None:
-                kept.append(out)
-                continue
-            snap = widget_snapshot(view.get("model_id", ""), state)
-            if snap:
-                note = NOTE_LIVE.format(notebook=f"notebooks/{notebook_name}")
-                kept.append(new_output("display_data", data={
-                    "text/html": f"<div class='widget-snapshot'>{snap}<p class='widget-note'><em>{note}</em></p></div>"}))
-                replaced += 1
-        cell.outputs = kept
+    note = NOTE_LIVE.format(notebook=f"notebooks/{notebook_name}")
+
+    replaced = []
+
+    def replace(out, model_id):
+        snap = widget_snapshot(model_id, state)
+        if not snap:
+            return []
+        replaced.append(model_id)
+        return [new_output("display_data", data={
+            "text/html": f"<div class='widget-snapshot'>{snap}<p class='widget-note'><em>{note}</em></p></div>"})]
+
+    map_widget_outputs(nb, replace)
     nb.metadata.pop("widgets", None)
-    return replaced
+    return len(replaced)
 
 
 def drop_progress_text(nb) -> int:
@@ -239,7 +234,7 @@ def drop_progress_text(nb) -> int:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
                 lines = re.split(r"(?<=\n)|\r", _text(out["text"]))
-                good = [ln for ln in lines if not _PROGRESS.search(ln)]
+                good = [ln for ln in lines if not _TQDM_TEXT.search(ln)]
                 removed += len(lines) - len(good)
                 out["text"] = "".join(good)
                 if not out["text"].strip():
@@ -247,7 +242,7 @@ def drop_progress_text(nb) -> int:
             elif out.get("output_type") in ("display_data", "execute_result"):
                 data = out.get("data", {})
                 # a progress bar shown as text (a widget whose state was not saved): only its text is left
-                if set(data) <= {"text/plain"} and _PROGRESS.search(_text(data.get("text/plain", ""))):
+                if set(data) <= {"text/plain"} and _TQDM_TEXT.search(_text(data.get("text/plain", ""))):
                     removed += 1
                     continue
             kept.append(out)
