@@ -18,7 +18,8 @@ reconstruction alone (oracle) and of the note model's time pooling. And whether 
 reconstructions are heard as the same note (``recognisability``): the share of held-out notes
 whose decoded pitch matches the original's within half a semitone, and the accuracy of a linear
 instrument classifier (fitted on the training notes' magnitudes) on the decoded notes, next to
-its accuracy on the originals.
+its accuracy on the originals; the same two of the sound after phase reconstruction, analysed
+again (``pitch_agreement_sound``, ``instrument_acc_sound``).
 
 (c) The generation table (``helpers.evaluation.generation``): for every run and every latent density
 (``--densities``: the prior N(0, I), a Gaussian and a Gaussian mixture fitted on the training
@@ -29,6 +30,11 @@ real-vs-real floor, pitch clarity and median spectral flatness against the recor
 (d) Leave one SoundFont out (``--loso``): the chosen note model (the default preset over
 ``--loso-transform``) trained on the training instruments of two SoundFonts and scored on the
 notes of the third, as in (a), with its training and held-out ELBO.
+
+(e) Augmentation against overfitting (``--note-variants``): the note model over
+``--loso-transform`` trained with each named set of label-keeping augmentations
+(:data:`NOTE_VARIANTS`, ``helpers.training.audio.NoteAugment``) and scored as in (a), with its
+training and held-out ELBO and their ratio.
 
 (b) For each layout and transform, ``--updates`` slider updates of the explorer
 (``helpers.display.audio_explorer``) at random slider values: median and 95th percentile of
@@ -113,10 +119,47 @@ def leave_one_soundfont_out(soundfont: str, args, overrides: dict) -> dict:
     metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter,
                                                  waves=data.waves("val", rows), common=common_transform()))
     probe = InstrumentProbe(data.transform).fit(data.magnitudes("train"), data.part("train")["instrument"])
-    metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"], probe))
+    metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"], probe, n_iter=args.n_iter))
     return {"holdout_soundfont": soundfont, **run.summary(), "reused": run.reused,
             "n_train": int((data.labels["part"] == "train").sum()), "n_val": len(magnitude), **_losses(run, data),
             **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
+
+
+#: augmentation set-ups of the note model measured by ``--note-variants`` (fields of
+#: :class:`~helpers.training.audio.AudioExperimentConfig`, plus ``weight_decay`` of the trainer)
+NOTE_VARIANTS = {
+    "none": {},
+    "pitch": {"augment_pitch_bins": 1},
+    "pitch_gain_time": {"augment_gain_db": 6.0, "augment_pitch_bins": 1, "augment_time_shift": 1},
+    "pitch_gain_time_wd": {"augment_gain_db": 6.0, "augment_pitch_bins": 1, "augment_time_shift": 1,
+                           "weight_decay": 1e-4},
+}
+
+
+def note_variant(name: str, args, overrides: dict, data=None) -> tuple[dict, object]:
+    """The default note model trained with the augmentations of ``NOTE_VARIANTS[name]``, scored
+    on the held-out notes as the runs of (a), with its training and held-out ELBO; returns the
+    row and the prepared notes (``data``: reuse them, augmentation does not change them)."""
+    if name not in NOTE_VARIANTS:
+        raise ValueError(f"--note-variants: unknown variant {name!r}; expected some of {sorted(NOTE_VARIANTS)}")
+    changes = dict(NOTE_VARIANTS[name])
+    weight_decay = changes.pop("weight_decay", 0.0)
+    if args.smoke and changes.get("augment_pitch_bins") and args.loso_transform == "stft":
+        changes.pop("augment_pitch_bins")
+    likelihood = args.likelihoods.split(",")[0]
+    config = audio_preset("note", args.loso_transform, likelihood, smoke=args.smoke, **changes, **overrides)
+    if weight_decay:
+        config = config.replace(trainer=config.trainer.replace(weight_decay=weight_decay))
+    data = data or prepare_audio_data(config.resolve(), progress=False)
+    run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data, progress=False)
+    val = data.part("val")
+    magnitude, val, rows = _spread(data.magnitudes("val"), val, args.max_val)
+    t = time.perf_counter()
+    metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter,
+                                                 waves=data.waves("val", rows), common=common_transform()))
+    return {"variant": name, "changes": NOTE_VARIANTS[name], **run.summary(), "reused": run.reused,
+            "n_val": len(magnitude), **_losses(run, data), **{k: round(v, 4) for k, v in metrics.items()},
+            "eval_s": round(time.perf_counter() - t, 1)}, data
 
 
 def _losses(run, data, max_examples: int = 2000) -> dict:
@@ -160,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loso-transform", default="nsgt")
     parser.add_argument("--loso-epochs", type=int, default=None,
                         help="epochs of the leave-one-SoundFont-out models (default: the preset's)")
+    parser.add_argument("--note-variants", default="",
+                        help="augmentation set-ups of the note model to train and score (comma-separated names "
+                             f"of NOTE_VARIANTS: {', '.join(NOTE_VARIANTS)}; empty: none)")
     parser.add_argument("--time-budget-min", type=float, default=None,
                         help="replace the presets' time budget (their safety net on a busy machine), minutes")
     parser.add_argument("--smoke", action="store_true", help="tiny models on a toy note set (seconds)")
@@ -191,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.time_budget_min is not None and not args.smoke:
         overrides["time_budget_min"] = args.time_budget_min
     result = {"machine": machine(), "smoke": args.smoke, "n_iter_eval": args.n_iter, "args": vars(args),
-              "runs": [], "latency": [], "generation": [], "leave_one_soundfont_out": []}
+              "runs": [], "latency": [], "generation": [], "leave_one_soundfont_out": [], "note_variants": []}
     judges: dict = {}
     references: dict = {}
 
@@ -228,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter, waves=waves,
                                                              common=common_transform()))
                 metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"],
-                                               probes[transform]))
+                                               probes[transform], n_iter=args.n_iter))
                 row = {**run.summary(), "decoder": decoder, "architecture": config.vae.architecture,
                        "reused": run.reused, "n_val": len(magnitude), **_losses(run, data),
                        **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
@@ -262,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         row = leave_one_soundfont_out(soundfont, args, overrides)
         result["leave_one_soundfont_out"].append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+    variant_data = None
+    for name in [v for v in args.note_variants.split(",") if v]:
+        row, variant_data = note_variant(name, args, overrides, variant_data)
+        result["note_variants"].append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
     result["total_s"] = round(time.perf_counter() - start_all, 1)
     _write(result, args.out)
     if tmp is not None:
@@ -269,18 +320,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-LISTS = ("runs", "latency", "generation", "leave_one_soundfont_out")
+LISTS = ("runs", "latency", "generation", "leave_one_soundfont_out", "note_variants")
+
+#: what identifies a row of each list: a later part's row replaces an earlier row with the same
+#: identity (a set-up measured again), other rows are kept in order
+ROW_IDENTITY = {
+    "runs": ("model", "decoder", "transform", "likelihood"),
+    "latency": ("model", "decoder", "transform"),
+    "generation": ("model", "decoder", "transform", "likelihood", "density"),
+    "leave_one_soundfont_out": ("holdout_soundfont", "model", "transform", "likelihood"),
+    "note_variants": ("variant", "transform", "likelihood"),
+}
 
 
 def combine_results(parts: list[dict]) -> dict:
-    """One result from the results of invocations run side by side: the lists of every part
-    concatenated, the machine and settings of the first, each part's settings and time kept."""
+    """One result from the results of invocations run side by side or one after the other: the
+    lists of every part joined, the machine and settings of the first, each part's settings and
+    time kept (those of its own parts when it was combined before, so that a result can be
+    extended). A row of a later part replaces the row of an earlier part that measured the same
+    set-up (:data:`ROW_IDENTITY`), e.g. a model measured again after its preset changed."""
     if not parts:
         raise ValueError("nothing to combine")
     out = {k: v for k, v in parts[0].items() if k not in LISTS}
     for key in LISTS:
-        out[key] = [row for part in parts for row in part.get(key, [])]
-    out["parts"] = [{"args": part.get("args"), "total_s": part.get("total_s")} for part in parts]
+        rows: dict = {}
+        for part in parts:
+            for i, row in enumerate(part.get(key, [])):
+                fields = ROW_IDENTITY[key]
+                ident = tuple(row.get(f) for f in fields) if all(f in row for f in fields) else (id(part), i)
+                rows.pop(ident, None)  # the replacement goes where the part puts it, after the kept rows
+                rows[ident] = row
+        out[key] = list(rows.values())
+    out["parts"] = [row for part in parts  # a part that is itself a combination keeps its parts
+                    for row in (part.get("parts") or [{"args": part.get("args"), "total_s": part.get("total_s")}])]
     out["total_s"] = max(float(part.get("total_s", 0.0)) for part in parts)
     return out
 

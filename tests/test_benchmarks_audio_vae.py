@@ -15,7 +15,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "audio_vae.py"
 def test_benchmark_smoke_writes_json(tmp_path):
     out = tmp_path / "audio_vae.json"
     env = {**os.environ, "NOVELTY_DATA_DIR": str(tmp_path / "data"), "NOVELTY_RUNS_DIR": str(tmp_path / "runs")}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--threads", "1", "--out", str(out)],
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--threads", "1", "--note-variants", "none,pitch",
+                           "--out", str(out)],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -40,7 +41,10 @@ def test_benchmark_smoke_writes_json(tmp_path):
     assert [r["holdout_soundfont"] for r in loso] == ["musescore", "timgm6mb", "csoundgm"]
     for r in loso:
         assert r["n_val"] > 0 and r["audio_sc"] >= 0 and r["val_neg_elbo"] == r["val_neg_elbo"]
-    for r in result["runs"] + loso:
+    variants = result["note_variants"]
+    assert [r["variant"] for r in variants] == ["none", "pitch"] and variants[1]["changes"] == {"augment_pitch_bins": 1}
+    assert variants[0]["run"] != variants[1]["run"]  # the augmentation is part of the run's key
+    for r in result["runs"] + loso + variants:
         assert r["kept_epoch"] >= 1 and r["val_over_train"] == r["val_over_train"]
 
 
@@ -61,3 +65,26 @@ def test_combine_joins_the_lists_of_parallel_parts(tmp_path):
     assert result["runs"] == [{"x": 1}] and result["generation"] == [{"g": 1}]
     assert result["leave_one_soundfont_out"] == [{"holdout_soundfont": "musescore"}]
     assert result["total_s"] == 30.0 and [p["args"] for p in result["parts"]] == [{"loso": ""}, {"models": ""}]
+    # a combined result extended by one more part keeps the parts it was made of
+    c = {**a, "runs": [{"x": 2}], "args": {"note_variants": "pitch"}, "total_s": 5.0}
+    paths.append(tmp_path / "c.json")
+    paths[-1].write_text(json.dumps(c))
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--combine", str(out), str(paths[-1]), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = json.loads(out.read_text())
+    assert again["runs"] == [{"x": 1}, {"x": 2}] and again["leave_one_soundfont_out"] == result["leave_one_soundfont_out"]
+    assert [p["args"] for p in again["parts"]] == [{"loso": ""}, {"models": ""}, {"note_variants": "pitch"}]
+    # a set-up measured again replaces its earlier row; the others stay
+    row = {"model": "note", "decoder": "frames", "transform": "nsgt", "likelihood": "gaussian/per_feature"}
+    first = {**a, "runs": [{**row, "common_sc": 0.6}, {**row, "transform": "stft", "common_sc": 0.9}],
+             "generation": [{**row, "density": "kde", "in_class": 0.9}]}
+    second = {**a, "runs": [{**row, "common_sc": 0.5}], "generation": [{**row, "density": "prior", "in_class": 0.2}]}
+    for name, part in (("first", first), ("second", second)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(part))
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--combine", str(tmp_path / "first.json"),
+                           str(tmp_path / "second.json"), "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    merged = json.loads(out.read_text())
+    assert [(r["transform"], r["common_sc"]) for r in merged["runs"]] == [("stft", 0.9), ("nsgt", 0.5)]
+    assert [g["density"] for g in merged["generation"]] == ["kde", "prior"]

@@ -163,6 +163,41 @@ def test_recognisability_of_a_trained_model(tiny_run):
     assert (table["sc"] >= 0).all()
 
 
+class _FixedModel:
+    """A stand-in audio model whose reconstruction is given: the input itself, or noise."""
+
+    def __init__(self, model, noise: bool = False):
+        self.transform, self.n_samples, self.noise = model.transform, model.n_samples, noise
+
+    def reconstruct(self, magnitude):
+        if not self.noise:
+            return magnitude
+        g = torch.Generator().manual_seed(0)
+        return torch.rand(magnitude.shape, generator=g) * magnitude.mean()
+
+
+def test_recognisability_of_the_sound_after_phase_reconstruction(tiny_run):
+    """n_iter: pitch and instrument are asked of the phase-reconstructed sound, analysed again."""
+    from helpers.evaluation.audio import InstrumentProbe, note_recognition, recognisability
+
+    run, data = tiny_run
+    train, val = data.part("train"), data.part("val")
+    probe = InstrumentProbe(run.transform).fit(data.magnitudes("train"), train["instrument"])
+    mags = data.magnitudes("val")
+    perfect = recognisability(_FixedModel(run.model), mags, val["pitch"], val["instrument"], probe, n_iter=16)
+    assert perfect["pitch_agreement"] == 1.0 and perfect["pitch_agreement_sound"] == 1.0
+    assert perfect["instrument_acc_sound"] >= perfect["instrument_acc_original"] - 0.34
+    assert perfect["n_sound"] == len(val)
+    noise = recognisability(_FixedModel(run.model, noise=True), mags, val["pitch"], val["instrument"], probe, n_iter=16)
+    assert noise["pitch_agreement_sound"] <= 0.5
+    two = recognisability(_FixedModel(run.model), mags, val["pitch"], val["instrument"], probe, n_iter=16, n_sound=2)
+    assert two["n_sound"] == 2 and two["pitch_agreement_sound"] == 1.0
+    table = note_recognition(run.model, mags, probe, n_iter=16)
+    assert {"pitch_sound", "pitch_kept_sound", "heard_as_sound"} <= set(table)
+    assert len(table) == len(val) and set(table["heard_as_sound"]) <= set(train["instrument"])
+    assert "pitch_sound" not in note_recognition(run.model, mags, probe)  # spectra only without n_iter
+
+
 def test_path_smoothness_tells_a_crossfade_from_a_cut():
     from helpers.evaluation.audio import path_smoothness
 

@@ -165,6 +165,11 @@ def test_note_augment_keeps_the_floor_and_shifts_by_whole_bins(toy_root):
     assert torch.all(shifted[0, :, 0] == aug.floor) and torch.equal(shifted[2, :, :-1], x[2, :, 1:])
     with pytest.raises(ValueError, match="augment_pitch_bins"):
         tiny_config(toy_root, "note", "stft", augment_pitch_bins=1)
+    # a pitch-shifting config over the NSGT is read back from its saved form (the run's config.json)
+    pitched = tiny_config(toy_root, "note", "nsgt", augment_pitch_bins=1)
+    assert AudioExperimentConfig.from_dict(json.loads(json.dumps(pitched.to_dict()))) == pitched
+    with pytest.raises(ValueError, match="augment_pitch_bins"):
+        AudioExperimentConfig.from_dict({**pitched.to_dict(), "transform": {"kind": "stft"}})
 
 
 def test_restore_best_and_a_fitted_sampling_density_survive_a_reload(toy_root):

@@ -297,7 +297,7 @@ class InstrumentProbe:
 
 @torch.no_grad()
 def note_recognition(model, magnitude: torch.Tensor, probe: InstrumentProbe, tolerance: float = 0.5,
-                     batch_size: int = 64) -> pd.DataFrame:
+                     batch_size: int = 64, n_iter: int | None = None, progress: bool = False) -> pd.DataFrame:
     """One row per note of ``magnitude [N, F, T]``: what the reconstruction by ``model`` (an
     :class:`~helpers.models.audio.AudioVAE`) keeps of it.
 
@@ -305,6 +305,10 @@ def note_recognition(model, magnitude: torch.Tensor, probe: InstrumentProbe, tol
     the first three quarters of the frames), ``pitch_kept`` (within ``tolerance`` semitones),
     ``heard_as_original`` and ``heard_as`` (the ``probe``'s instrument for the note and for its
     reconstruction), and ``sc`` (spectral convergence of the decoded magnitude).
+
+    With ``n_iter``, the same questions asked of the sound: each reconstruction is turned into
+    a waveform (``n_iter`` Griffin-Lim iterations) and analysed again by the model's transform,
+    what a listener gets; columns ``pitch_sound``, ``pitch_kept_sound`` and ``heard_as_sound``.
     """
     magnitude = torch.as_tensor(magnitude, dtype=torch.float32)
     recon = torch.cat([model.reconstruct(magnitude[i:i + batch_size]) for i in range(0, len(magnitude), batch_size)])
@@ -312,14 +316,23 @@ def note_recognition(model, magnitude: torch.Tensor, probe: InstrumentProbe, tol
     frames = max(1, magnitude.shape[-1] * 3 // 4)  # the held part, before the release
     p_orig = estimate_pitch(magnitude, freqs, frames=frames)
     p_rec = estimate_pitch(recon, freqs, frames=frames)
-    return pd.DataFrame({"pitch_original": p_orig, "pitch_recon": p_rec,
-                         "pitch_kept": np.abs(p_rec - p_orig) <= tolerance,
-                         "heard_as_original": probe.predict(magnitude), "heard_as": probe.predict(recon),
-                         "sc": magnitude_metrics(magnitude, recon)["sc"].numpy()})
+    table = pd.DataFrame({"pitch_original": p_orig, "pitch_recon": p_rec,
+                          "pitch_kept": np.abs(p_rec - p_orig) <= tolerance,
+                          "heard_as_original": probe.predict(magnitude), "heard_as": probe.predict(recon),
+                          "sc": magnitude_metrics(magnitude, recon)["sc"].numpy()})
+    if n_iter is not None:
+        sound = _reanalysed(model.transform, recon, n_iter, 16, model.n_samples, progress=progress,
+                            desc="decoded notes to sound")[..., :magnitude.shape[-1]]
+        p_sound = estimate_pitch(sound, freqs, frames=frames)
+        table["pitch_sound"] = p_sound
+        table["pitch_kept_sound"] = np.abs(p_sound - p_orig) <= tolerance
+        table["heard_as_sound"] = probe.predict(sound)
+    return table
 
 
 def recognisability(model, magnitude: torch.Tensor, pitches, instruments, probe: InstrumentProbe,
-                    tolerance: float = 0.5, batch_size: int = 64) -> dict[str, float]:
+                    tolerance: float = 0.5, batch_size: int = 64, n_iter: int | None = None,
+                    n_sound: int | None = None) -> dict[str, float]:
     """Are decoded notes heard as the same pitch on the same instrument?
 
     ``model``: an :class:`~helpers.models.audio.AudioVAE`; ``magnitude`` ``[N, F, T]`` held-out
@@ -328,16 +341,27 @@ def recognisability(model, magnitude: torch.Tensor, pitches, instruments, probe:
     ``tolerance`` semitones of the original's (``pitch_agreement``), the estimator's own accuracy
     on the originals against the labels (``pitch_acc_original``, its ceiling), and the probe's
     accuracy on reconstructions and on the originals (``instrument_acc_recon``,
-    ``instrument_acc_original``). Per note: :func:`note_recognition`.
+    ``instrument_acc_original``). With ``n_iter``, the same of the sound after phase
+    reconstruction (``pitch_agreement_sound``, ``instrument_acc_sound``), over ``n_sound`` of
+    the notes evenly spread (all when None; ``n_sound`` in the result). Per note:
+    :func:`note_recognition`.
     """
+    magnitude = torch.as_tensor(magnitude, dtype=torch.float32)
     table = note_recognition(model, magnitude, probe, tolerance, batch_size)
     pitches, instruments = np.asarray(pitches, dtype=np.float64), np.asarray(instruments)
-    return {
+    out = {
         "pitch_agreement": float(table["pitch_kept"].mean()),
         "pitch_acc_original": float(np.mean(np.abs(table["pitch_original"].to_numpy() - pitches) <= tolerance)),
         "instrument_acc_recon": float(np.mean(table["heard_as"].to_numpy() == instruments)),
         "instrument_acc_original": float(np.mean(table["heard_as_original"].to_numpy() == instruments)),
     }
+    if n_iter is not None:
+        rows = spread_rows(len(magnitude), n_sound)
+        sound = note_recognition(model, magnitude[torch.from_numpy(rows)], probe, tolerance, batch_size, n_iter=n_iter)
+        out["pitch_agreement_sound"] = float(sound["pitch_kept_sound"].mean())
+        out["instrument_acc_sound"] = float(np.mean(sound["heard_as_sound"].to_numpy() == instruments[rows]))
+        out["n_sound"] = len(rows)
+    return out
 
 
 def path_smoothness(magnitude: torch.Tensor, dynamic_range_db: float = 80.0) -> dict[str, float]:

@@ -177,16 +177,14 @@ class AudioExperimentConfig(Config):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AudioExperimentConfig":
-        d = dict(d)
-        nested = {k: d.pop(k) for k in ("transform", "vae", "trainer") if k in d}
-        config = super().from_dict(d)
-        if "transform" in nested:
-            config.transform = transform_config_from_dict(nested["transform"])
-        if "vae" in nested:
-            config.vae = VAEConfig.from_dict(nested["vae"])
-        if "trainer" in nested:
-            config.trainer = TrainerConfig.from_dict(nested["trainer"])
-        return config
+        d = dict(d)  # the nested configs first, so that the checks of __post_init__ see them
+        if isinstance(d.get("transform"), dict):
+            d["transform"] = transform_config_from_dict(d["transform"])
+        if isinstance(d.get("vae"), dict):
+            d["vae"] = VAEConfig.from_dict(d["vae"])
+        if isinstance(d.get("trainer"), dict):
+            d["trainer"] = TrainerConfig.from_dict(d["trainer"])
+        return super().from_dict(d)
 
     def x_shape(self) -> tuple[int, ...]:
         """Shape of one VAE example for this transform and layout."""
