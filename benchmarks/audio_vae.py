@@ -352,7 +352,8 @@ def combine_results(parts: list[dict]) -> dict:
                 rows[ident] = row
         out[key] = list(rows.values())
     out["parts"] = [row for part in parts  # a part that is itself a combination keeps its parts
-                    for row in (part.get("parts") or [{"args": part.get("args"), "total_s": part.get("total_s")}])]
+                    for row in (part.get("parts") or [{"args": part.get("args"), "total_s": part.get("total_s"),
+                                                       "machine": part.get("machine")}])]
     out["total_s"] = max(float(part.get("total_s", 0.0)) for part in parts)
     return out
 
