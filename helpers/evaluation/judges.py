@@ -535,7 +535,9 @@ def instrument_config(transform, n_classes: int, n_samples: int = 22050, smoke: 
     threads, held-out pitches / MuseScore's notes left out: this network, 15 epochs, 81.0% / 50.1%
     (26 s); with +-2 semitone pitch shifts, 30 epochs, 93.3% / 42.8%; 16/32/64 channels and a
     128-unit layer with +-2 semitones, 15 epochs 93.6% / 41.0%, 30 epochs 96.6% / 42.7% (99 and
-    181 s); the same at an 80 dB floor, 30 epochs, 96.3%; 32/64/128 + 256, 15 epochs, 91.8%.
+    181 s; TimGM6mb and Csound GM left out: 92.7% and 77.1%, a mean over the three of 70.8% against
+    72.0% for this network), 40 epochs 96.6%; the same at an 80 dB floor, 30 epochs, 96.3%;
+    32/64/128 + 256, 15 epochs, 91.8%.
     Pitch shifts teach the pitches between the training ones and cost the transfer to an unseen
     sample set; the remaining held-out errors are mostly Viola/Violin."""
     n_freq, _ = transform.output_shape(n_samples)
