@@ -90,6 +90,29 @@ def _spread(magnitude: torch.Tensor, val, k: int | None):
     return magnitude[torch.from_numpy(rows)], val.iloc[rows].reset_index(drop=True), rows
 
 
+def _held_out(data, max_val: int | None):
+    """The held-out notes scored by (a), (d) and (e): magnitudes, labels and recordings of at most
+    ``max_val`` of ``data``'s validation notes, evenly spread (:func:`_spread`)."""
+    magnitude, val, rows = _spread(data.magnitudes("val"), data.part("val"), max_val)
+    return magnitude, val, data.waves("val", rows)
+
+
+def held_out_scores(run, data, held_out, n_iter: int, probe=None) -> dict:
+    """The held-out row of (a), (d) and (e) for ``run``: its reconstruction scores on ``held_out``
+    (:func:`_held_out`) on the magnitudes, after phase reconstruction and in the common STFT
+    domain; with ``probe``, whether the spectra and the sound keep pitch and instrument; its
+    training and held-out ELBO; and the seconds the scoring took."""
+    magnitude, val, waves = held_out
+    t = time.perf_counter()
+    metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=n_iter, waves=waves,
+                                                 common=common_transform()))
+    if probe is not None:
+        metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"], probe, n_iter=n_iter))
+    seconds = time.perf_counter() - t
+    return {"n_val": len(magnitude), **_losses(run, data), **{k: round(v, 4) for k, v in metrics.items()},
+            "eval_s": round(seconds, 1)}
+
+
 def _toy_soundfonts(root: Path, names: list[str]) -> None:
     """Give the toy set a ``metadata.csv`` whose ``soundfont`` column cycles through ``names``."""
     import pandas as pd
@@ -112,17 +135,10 @@ def leave_one_soundfont_out(soundfont: str, args, overrides: dict) -> dict:
         config = config.replace(trainer=config.trainer.replace(n_epochs=args.loso_epochs))
     data = prepare_audio_data(config.resolve(), progress=False)
     run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data, progress=False)
-    val = data.part("val")
-    magnitude = data.magnitudes("val")
-    magnitude, val, rows = _spread(magnitude, val, args.max_val)
-    t = time.perf_counter()
-    metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter,
-                                                 waves=data.waves("val", rows), common=common_transform()))
     probe = InstrumentProbe(data.transform).fit(data.magnitudes("train"), data.part("train")["instrument"])
-    metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"], probe, n_iter=args.n_iter))
     return {"holdout_soundfont": soundfont, **run.summary(), "reused": run.reused,
-            "n_train": int((data.labels["part"] == "train").sum()), "n_val": len(magnitude), **_losses(run, data),
-            **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
+            "n_train": int((data.labels["part"] == "train").sum()),
+            **held_out_scores(run, data, _held_out(data, args.max_val), args.n_iter, probe)}
 
 
 #: augmentation set-ups of the note model measured by ``--note-variants`` (fields of
@@ -144,22 +160,15 @@ def note_variant(name: str, args, overrides: dict, data=None) -> tuple[dict, obj
         raise ValueError(f"--note-variants: unknown variant {name!r}; expected some of {sorted(NOTE_VARIANTS)}")
     changes = dict(NOTE_VARIANTS[name])
     weight_decay = changes.pop("weight_decay", 0.0)
-    if args.smoke and changes.get("augment_pitch_bins") and args.loso_transform == "stft":
-        changes.pop("augment_pitch_bins")
     likelihood = args.likelihoods.split(",")[0]
     config = audio_preset("note", args.loso_transform, likelihood, smoke=args.smoke, **changes, **overrides)
     if weight_decay:
         config = config.replace(trainer=config.trainer.replace(weight_decay=weight_decay))
     data = data or prepare_audio_data(config.resolve(), progress=False)
     run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data, progress=False)
-    val = data.part("val")
-    magnitude, val, rows = _spread(data.magnitudes("val"), val, args.max_val)
-    t = time.perf_counter()
-    metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter,
-                                                 waves=data.waves("val", rows), common=common_transform()))
-    return {"variant": name, "changes": NOTE_VARIANTS[name], **run.summary(), "reused": run.reused,
-            "n_val": len(magnitude), **_losses(run, data), **{k: round(v, 4) for k, v in metrics.items()},
-            "eval_s": round(time.perf_counter() - t, 1)}, data
+    row = {"variant": name, "changes": NOTE_VARIANTS[name], **run.summary(), "reused": run.reused,
+           **held_out_scores(run, data, _held_out(data, args.max_val), args.n_iter)}
+    return row, data
 
 
 def _losses(run, data, max_examples: int = 2000) -> dict:
@@ -259,25 +268,16 @@ def main(argv: list[str] | None = None) -> int:
                 config = audio_preset(model_kind, transform, likelihood, smoke=args.smoke, **kw, **overrides)
                 if (model_kind, transform) not in prepared:
                     data = prepare_audio_data(config.resolve(), progress=False)
-                    val = data.part("val")
-                    magnitude = data.magnitudes("val")
-                    magnitude, val, rows = _spread(magnitude, val, args.max_val)
-                    waves = data.waves("val", rows)
-                    prepared[model_kind, transform] = data, magnitude, val, waves
+                    prepared[model_kind, transform] = data, _held_out(data, args.max_val)
                     if transform not in probes:
                         probes[transform] = InstrumentProbe(data.transform).fit(
                             data.magnitudes("train"), data.part("train")["instrument"])
-                data, magnitude, val, waves = prepared[model_kind, transform]
+                data, held_out = prepared[model_kind, transform]
+                magnitude = held_out[0]
                 run = train_audio_vae(config, run_root=args.run_root, reuse=not args.no_reuse, data=data,
                                       progress=False)
-                t = time.perf_counter()
-                metrics = summarize(evaluate_reconstructions(run.model, magnitude, n_iter=args.n_iter, waves=waves,
-                                                             common=common_transform()))
-                metrics.update(recognisability(run.model, magnitude, val["pitch"], val["instrument"],
-                                               probes[transform], n_iter=args.n_iter))
                 row = {**run.summary(), "decoder": decoder, "architecture": config.vae.architecture,
-                       "reused": run.reused, "n_val": len(magnitude), **_losses(run, data),
-                       **{k: round(v, 4) for k, v in metrics.items()}, "eval_s": round(time.perf_counter() - t, 1)}
+                       "reused": run.reused, **held_out_scores(run, data, held_out, args.n_iter, probes[transform])}
                 result["runs"].append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 if args.generation:
