@@ -5,9 +5,10 @@ first readings of the novelty measures on VAE samples, and the time to score 100
     python benchmarks/judges.py --smoke --out /tmp/x.json   # seconds (what the test runs)
     python benchmarks/judges.py --parts soundfonts --holdout-soundfonts A B C --merge
                                                      # leave-one-SoundFont-out (a wider note set)
+    python benchmarks/judges.py --parts lookalike --merge   # each digit vs the letters drawn like it
 
-Judges (:mod:`helpers.evaluation.judges`): digits (10 + noise), digits + letters (36 + noise;
-"pending" until ``helpers.data.letters`` exists), instruments on STFT and NSGT magnitudes with
+Judges (:mod:`helpers.evaluation.judges`): digits (10 + noise), digits + letters (36 + noise),
+instruments on STFT and NSGT magnitudes with
 the unseen instruments (16 + noise) and without (11 + noise). The sanity table scores real
 MNIST test digits, held-out-font letters, uniform noise, and for audio the held-out notes of
 the training instruments, those of the unseen instruments and white noise. First readings: 1000
@@ -15,7 +16,9 @@ prior samples of the MNIST VAE of notebook 01 (the "default" preset) with the me
 :mod:`helpers.evaluation.novelty`, next to the values the authors' code reports (``--parts
 images``), and draws of notebook 03's note VAEs, from the prior and near the data (``--parts
 audio_vae``). ``--parts soundfonts`` trains the 11-instrument judges without each SoundFont in
-turn and scores them on its notes. Notebook 00 shows the first readings
+turn and scores them on its notes. ``--parts lookalike`` trains a two-class judge for each digit
+and the letters drawn like it (O/0, Z/2, S/5...) and reports how many of those letters it can
+still recognise while keeping 99% of the digits: what bounds the 36-class judge. Notebook 00 shows the first readings
 (:func:`helpers.evaluation.results.judges_first_readings`).
 
 Prints the JSON and writes ``--out`` (default benchmarks/results/judges.json).
@@ -148,6 +151,21 @@ def mnist_readings(args, judge, ref_features) -> dict:
             "reference_authors_code": novelty.REFERENCE_VALUES}
 
 
+def lookalike_part(args, out: dict) -> None:
+    """Each digit against the letters drawn like it, by a two-class judge of its own
+    (:func:`helpers.evaluation.judges.look_alike_separability`): what the 36-class judge can
+    reach on these classes."""
+    t = time.perf_counter()
+    pairs = J.look_alike_separability(smoke=args.smoke, run_root=args.run_root, n_epochs=args.digit_epochs)
+    out["look_alike_pairs"] = {"pairs": pairs, "seconds": time.perf_counter() - t,
+                               "letter_accuracy_bound_at_0.99_digits": J.look_alike_letter_bound(pairs),
+                               "what": "two-class judge per pair (the image judge network), MNIST train digit vs "
+                                       "the letters of the training fonts; scored on MNIST test digits and the "
+                                       "held-out fonts' letters"}
+    for name, v in pairs.items():
+        print(name, {k: round(x, 3) for k, x in v.items()}, file=sys.stderr)
+
+
 def audio_part(args, out: dict) -> None:
     n = args.n_samples
     for kind in args.transforms:
@@ -221,13 +239,13 @@ def soundfont_part(args, out: dict) -> None:
 
 def main(argv=None) -> dict:
     p = parser(__doc__, RESULTS, smoke="tiny judges and data (seconds)")
-    p.add_argument("--parts", nargs="+", default=["images", "audio"], choices=["images", "audio", "audio_vae", "soundfonts"])
+    p.add_argument("--parts", nargs="+", default=["images", "audio"], choices=["images", "lookalike", "audio", "audio_vae", "soundfonts"])
     p.add_argument("--transforms", nargs="+", default=["stft", "nsgt"], choices=["stft", "nsgt"])
     p.add_argument("--holdout-soundfonts", nargs="+", default=[],
                    help="with --parts soundfonts: the SoundFonts to leave out one at a time (column 'soundfont')")
     p.add_argument("--audio-root", default=None, help="a SOL-style note set (default: the rendered set)")
     p.add_argument("--digit-epochs", type=int, default=10)
-    p.add_argument("--audio-epochs", type=int, default=15)
+    p.add_argument("--audio-epochs", type=int, default=30)
     p.add_argument("--n-samples", type=int, default=1000, help="samples per row of the tables")
     p.add_argument("--n-audio-samples", type=int, default=200, help="prior draws of each audio VAE")
     p.add_argument("--n-train-nn", type=int, default=60000, help="training images for the nearest distances")
@@ -248,6 +266,8 @@ def main(argv=None) -> dict:
     start = time.perf_counter()
     if "images" in args.parts:
         image_part(args, out)
+    if "lookalike" in args.parts:
+        lookalike_part(args, out)
     if "audio" in args.parts:
         audio_part(args, out)
     if "audio_vae" in args.parts:

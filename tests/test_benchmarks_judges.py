@@ -36,3 +36,9 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
         assert reading["measures"]["n"] == 8 and 0 <= reading["measures"]["noise@0.9"] <= 1
     assert "training notes' posterior means" in audio["first_readings"]["audio_note_vae_near_stft"]["samples"]
     assert "mnist_vae_prior" in audio["first_readings"]
+    # each digit against its look-alike letters, by a two-class judge of its own
+    pairs = run_smoke("judges", tmp_path, "--parts", "lookalike", "--merge")
+    assert set(pairs["look_alike_pairs"]["pairs"]) == {"0/O", "1/IL", "2/Z", "5/S", "6/B", "8/B", "9/QG"}
+    zero = pairs["look_alike_pairs"]["pairs"]["0/O"]
+    assert zero["n_letters"] > 0 and 0 <= zero["letter_recall_at_0.99_digits"] <= 1
+    assert "mnist_vae_prior" in pairs["first_readings"] and "instruments11_stft" in pairs["judges"]

@@ -157,6 +157,43 @@ def test_judge_is_reloaded_with_its_metrics(digit_letter_judge):
     assert torch.allclose(again.probs(x), judge.probs(x), atol=1e-6)
 
 
+def test_look_alike_letter_bound_counts_each_letter_once_at_its_lowest_recall():
+    key = "letter_recall_at_0.99_digits"
+    pairs = {"0/O": {key: 0.5}, "6/B": {key: 0.9}, "8/B": {key: 0.7}, "9/QG": {key: 0.8}}
+    # O 0.5, B 0.7 (the lower of its two pairs), Q and G 0.8, the 22 other letters 1
+    assert J.look_alike_letter_bound(pairs) == pytest.approx((22 + 0.5 + 0.7 + 0.8 + 0.8) / 26)
+    assert J.look_alike_letter_bound({}) == 1.0
+
+
+@pytest.mark.slow
+def test_look_alike_separability_tells_a_shared_shape_from_a_distinct_one(tmp_path):
+    """A letter whose images are MNIST zeros cannot be told from the zeros; a printed Z can be
+    told from handwritten ones."""
+    from helpers.data.mnist import load_mnist
+
+    def letters(split):
+        x, y = stand_in_letters(split)
+        keep = y == J.LETTERS.index("Z")
+        mx, my = load_mnist("train" if split == "train" else "val")
+        start = 10000 if split == "train" else 2000  # not among the digits the judge sees
+        zeros = mx[start:][my[start:] == 0][:600 if split == "train" else 100]
+        return (torch.cat([x[keep], zeros]),
+                torch.cat([y[keep], torch.full((len(zeros),), J.LETTERS.index("O"), dtype=torch.long)]))
+
+    config = ClassifierConfig(n_classes=2, channels=(8, 16), dense=32, dropout=0.1)
+    trainer = TrainerConfig(n_epochs=6, batch_size=64, lr=3e-3, lr_schedule="cosine", lr_final=1e-4,
+                            progress=False, name="judge")
+    scores = J.look_alike_separability((("0", "O"), ("1", "Z")), run_root=str(tmp_path), n_train=4000,
+                                       load_letters=letters, config=config, trainer=trainer)
+    same, distinct = scores["0/O"], scores["1/Z"]
+    assert same["n_letters"] == 100 and distinct["n_letters"] == 8
+    assert distinct["letter_recall_at_0.99_digits"] > 0.9 and distinct["digit_recall_at_0.92_letters"] > 0.95
+    assert same["letter_recall_at_0.99_digits"] < 0.2 and same["digit_recall_at_0.92_letters"] < 0.5
+    with pytest.raises(ValueError, match="pair 3/W"):
+        J.look_alike_separability((("3", "W"),), run_root=str(tmp_path), n_train=400,
+                                  load_letters=lambda split: letters(split), config=config, trainer=trainer)
+
+
 @pytest.mark.slow
 def test_sanity_table_audio(tmp_path, monkeypatch):
     """Held-out notes of training instruments -> in-class, of the unseen one -> out-of-class, white noise -> noise."""

@@ -198,6 +198,17 @@ def test_judges_accuracies_one_row_per_test_and_soundfont_mean():
     assert row["accuracy"] == 0.7 and row["train_seconds"] == 5.0
 
 
+def test_judges_look_alikes_one_row_per_pair():
+    pair = {"n_digits": 980, "n_letters": 180, "letter_recall_at_0.99_digits": 0.5,
+            "digit_recall_at_0.92_letters": 0.66, "train_digit_accuracy": 0.6, "train_letter_accuracy": 0.98}
+    table = results.judges_look_alikes({"look_alike_pairs": {"pairs": {"0/O": pair, "9/QG": {**pair, "n_letters": 360}}}})
+    assert list(table.index) == [("0", "O"), ("9", "Q G")]
+    assert table.loc[("9", "Q G"), "test letters"] == 360
+    assert table.loc[("0", "O"), "letters recognised, 99% of digits kept"] == 0.5
+    assert table.loc[("0", "O"), "training digits called digits"] == 0.6
+    assert results.judges_look_alikes({}) is None
+
+
 def test_committed_judges_results_read():
     result = load_result("judges")
     table = results.judges_first_readings(result)

@@ -271,3 +271,24 @@ def judges_accuracies(result: dict) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=["judge", "test", "n", "accuracy", "train_seconds"])
     table["n"] = pd.to_numeric(table["n"]).astype("Int64")
     return table.set_index(["judge", "test"])
+
+
+def judges_look_alikes(result: dict) -> pd.DataFrame | None:
+    """Each digit against the letters drawn like it (``look_alike_pairs`` of ``judges.json``,
+    :func:`helpers.evaluation.judges.look_alike_separability`): one row per pair, or ``None``
+    when the file holds none."""
+    pairs = result_value(result, "look_alike_pairs", "pairs")
+    if not pairs:
+        return None
+    rows = []
+    for name, v in pairs.items():
+        digit, letters = name.split("/")
+        rows.append({"digit": digit, "letters": " ".join(letters), "test digits": v["n_digits"],
+                     "test letters": v["n_letters"],
+                     "letters recognised, 99% of digits kept": v.get("letter_recall_at_0.99_digits"),
+                     "digits recognised, 92% of letters kept": v.get("digit_recall_at_0.92_letters"),
+                     "training digits called digits": v["train_digit_accuracy"],
+                     "training letters called letters": v["train_letter_accuracy"]})
+    table = pd.DataFrame(rows).set_index(["digit", "letters"])
+    table[["test digits", "test letters"]] = table[["test digits", "test letters"]].astype("Int64")
+    return table
