@@ -612,11 +612,12 @@ def instrument_config(transform, n_classes: int, n_samples: int = 22050, smoke: 
     threads, held-out pitches / MuseScore's notes left out:
 
     - 8/16/32 channels, 64 units, +-0.5 semitones, 15 epochs: 81.0% / 50.1% (26 s);
-    - the same with +-2 semitones, 30 epochs: 93.3% / 42.8%;
-    - **16/32/64 channels, 128 units, +-2 semitones** (this network): 15 epochs 93.6% / 41.0%,
-      30 epochs 96.6% / 42.7% (99 and 181 s; TimGM6mb and Csound GM left out: 92.7% and 77.1%, a
-      mean over the three of 70.8% against 72.0% for the first network), 40 epochs 96.6%;
-      batches of 64 instead of 32, 30 epochs: 95.1% in 90 s; an 80 dB floor: 96.3%;
+    - the same with +-2 semitones, 30 epochs: 93.3% / 42.8% (59 and 72 s);
+    - **16/32/64 channels, 128 units, +-2 semitones** (this network): 15 epochs 93.6% / 41.0%
+      (74 and 41 s), 30 epochs 96.6% / 42.7% (99 and 181 s; TimGM6mb and Csound GM left out:
+      92.7% and 77.1%, a mean over the three of 70.8% against 72.0% for the first network),
+      40 epochs 96.6% (153 s); batches of 64 instead of 32, 30 epochs: 95.1% in 90 s; an 80 dB
+      floor: 96.3%;
     - +-3 semitones, 15 epochs: 92.9%; 32/64/128 + 256 units, 15 epochs: 91.8%.
 
     Pitch shifts teach the pitches between the training ones (held-out pitches +16 points) and
