@@ -200,7 +200,10 @@ def audio_vae_part(args, out: dict) -> None:
         run = train_audio_vae(audio_preset("note", kind, smoke=args.smoke), run_root=args.run_root)
         common = {"vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds, "vae_epochs": run.epochs,
                   "judge": f"instruments16_{kind}"}
-        prior = run.model.sample(args.n_audio_samples, generator=torch.Generator().manual_seed(0))
+        # z ~ N(0, I) itself: the model's own sample() draws from the density fitted to its codes
+        z = torch.randn(args.n_audio_samples, run.model.z_dim, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            prior = run.model.decode(z)
         out["first_readings"][f"audio_note_vae_prior_{kind}"] = {
             **common, "samples": "decoded E[x|z], z ~ N(0, I), as magnitudes",
             "measures": novelty.measure(prior, judge)}
