@@ -18,7 +18,7 @@ images``), and draws of notebook 03's note VAEs, from the prior and near the dat
 audio_vae``). ``--parts soundfonts`` trains the 11-instrument judges without each SoundFont in
 turn and scores them on its notes. ``--parts lookalike`` trains a two-class judge for each digit
 and the letters drawn like it (O/0, Z/2, S/5...) and reports how many of those letters it can
-still recognise while keeping 99% of the digits: what bounds the 36-class judge. Notebook 00 shows the first readings
+still recognise while keeping nearly all the digits: what bounds the 36-class judge. Notebook 00 shows the first readings
 (:func:`helpers.evaluation.results.judges_first_readings`).
 
 Prints the JSON and writes ``--out`` (default benchmarks/results/judges.json).
@@ -158,7 +158,7 @@ def lookalike_part(args, out: dict) -> None:
     t = time.perf_counter()
     pairs = J.look_alike_separability(smoke=args.smoke, run_root=args.run_root, n_epochs=args.digit_epochs)
     out["look_alike_pairs"] = {"pairs": pairs, "seconds": time.perf_counter() - t,
-                               "letter_accuracy_bound_at_0.99_digits": J.look_alike_letter_bound(pairs),
+                               "letter_accuracy_bound": J.look_alike_letter_bound(pairs),
                                "what": "two-class judge per pair (the image judge network), MNIST train digit vs "
                                        "the letters of the training fonts; scored on MNIST test digits and the "
                                        "held-out fonts' letters"}
@@ -191,6 +191,7 @@ def audio_vae_part(args, out: dict) -> None:
     from helpers.audio.noteset import prepare_audio_data
     from helpers.latent import CodeGaussian
     from helpers.latent.audio import data_codes
+    from helpers.models.priors import StandardNormal
     from helpers.training.audio import train_audio_vae
     from helpers.training.presets import audio_preset
 
@@ -201,7 +202,7 @@ def audio_vae_part(args, out: dict) -> None:
         common = {"vae_run": run.run_dir.name, "vae_train_seconds": run.train_seconds, "vae_epochs": run.epochs,
                   "judge": f"instruments16_{kind}"}
         # z ~ N(0, I) itself: the model's own sample() draws from the density fitted to its codes
-        z = torch.randn(args.n_audio_samples, run.model.z_dim, generator=torch.Generator().manual_seed(0))
+        z = StandardNormal(run.model.z_dim).sample(args.n_audio_samples, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             prior = run.model.decode(z)
         out["first_readings"][f"audio_note_vae_prior_{kind}"] = {

@@ -4,6 +4,8 @@
 import pytest
 from benchmark_scripts import needs_mnist_and_instruments, run_smoke
 
+from helpers.evaluation import judges as J
+
 
 @pytest.mark.slow
 @pytest.mark.data
@@ -40,5 +42,7 @@ def test_benchmark_runs_at_smoke_size(tmp_path):
     pairs = run_smoke("judges", tmp_path, "--parts", "lookalike", "--merge")
     assert set(pairs["look_alike_pairs"]["pairs"]) == {"0/O", "1/IL", "2/Z", "5/S", "6/B", "8/B", "9/QG"}
     zero = pairs["look_alike_pairs"]["pairs"]["0/O"]
-    assert zero["n_letters"] > 0 and 0 <= zero["letter_recall_at_0.99_digits"] <= 1
+    assert zero["n_letters"] > 0 and 0 <= zero["letter_recall"] <= 1
+    bound = pairs["look_alike_pairs"]["letter_accuracy_bound"]  # no letter above what its pair judge reaches
+    assert bound == pytest.approx(J.look_alike_letter_bound(pairs["look_alike_pairs"]["pairs"]), abs=1e-3) and bound <= 1
     assert "mnist_vae_prior" in pairs["first_readings"] and "instruments11_stft" in pairs["judges"]

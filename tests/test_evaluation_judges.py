@@ -158,7 +158,7 @@ def test_judge_is_reloaded_with_its_metrics(digit_letter_judge):
 
 
 def test_look_alike_letter_bound_counts_each_letter_once_at_its_lowest_recall():
-    key = "letter_recall_at_0.99_digits"
+    key = "letter_recall"
     pairs = {"0/O": {key: 0.5}, "6/B": {key: 0.9}, "8/B": {key: 0.7}, "9/QG": {key: 0.8}}
     # O 0.5, B 0.7 (the lower of its two pairs), Q and G 0.8, the 22 other letters 1
     assert J.look_alike_letter_bound(pairs) == pytest.approx((22 + 0.5 + 0.7 + 0.8 + 0.8) / 26)
@@ -187,8 +187,9 @@ def test_look_alike_separability_tells_a_shared_shape_from_a_distinct_one(tmp_pa
                                        load_letters=letters, config=config, trainer=trainer)
     same, distinct = scores["0/O"], scores["1/Z"]
     assert same["n_letters"] == 100 and distinct["n_letters"] == 8
-    assert distinct["letter_recall_at_0.99_digits"] > 0.9 and distinct["digit_recall_at_0.92_letters"] > 0.95
-    assert same["letter_recall_at_0.99_digits"] < 0.2 and same["digit_recall_at_0.92_letters"] < 0.5
+    assert same["digit_share"] == 0.99 and same["letter_share"] == 0.92
+    assert distinct["letter_recall"] > 0.9 and distinct["digit_recall"] > 0.95
+    assert same["letter_recall"] < 0.2 and same["digit_recall"] < 0.5
     with pytest.raises(ValueError, match="pair 3/W"):
         J.look_alike_separability((("3", "W"),), run_root=str(tmp_path), n_train=400,
                                   load_letters=lambda split: letters(split), config=config, trainer=trainer)

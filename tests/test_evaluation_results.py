@@ -199,12 +199,13 @@ def test_judges_accuracies_one_row_per_test_and_soundfont_mean():
 
 
 def test_judges_look_alikes_one_row_per_pair():
-    pair = {"n_digits": 980, "n_letters": 180, "letter_recall_at_0.99_digits": 0.5,
-            "digit_recall_at_0.92_letters": 0.66, "train_digit_accuracy": 0.6, "train_letter_accuracy": 0.98}
+    pair = {"n_digits": 980, "n_letters": 180, "digit_share": 0.99, "letter_recall": 0.5, "letter_share": 0.92,
+            "digit_recall": 0.66, "train_digit_accuracy": 0.6, "train_letter_accuracy": 0.98}
     table = results.judges_look_alikes({"look_alike_pairs": {"pairs": {"0/O": pair, "9/QG": {**pair, "n_letters": 360}}}})
     assert list(table.index) == [("0", "O"), ("9", "Q G")]
     assert table.loc[("9", "Q G"), "test letters"] == 360
     assert table.loc[("0", "O"), "letters recognised, 99% of digits kept"] == 0.5
+    assert table.loc[("0", "O"), "digits recognised, 92% of letters kept"] == 0.66
     assert table.loc[("0", "O"), "training digits called digits"] == 0.6
     assert results.judges_look_alikes({}) is None
 

@@ -452,7 +452,8 @@ def look_alike_separability(pairs: Sequence[tuple[str, str]] = LOOK_ALIKE_PAIRS,
     what the 36-class judge can reach on these classes: with ``digit_share`` of the test digits
     kept (the threshold on p(letter) at their ``digit_share`` quantile), ``letter_recall`` is the
     share of held-out letters still called letters; with ``letter_share`` of the letters kept,
-    ``digit_recall`` the share of digits still called digits. ``train_*``: the same judge's
+    ``digit_recall`` the share of digits still called digits (both shares are returned with each
+    pair). ``train_*``: the same judge's
     accuracy on its own training images (no augmentation), which shows whether the two classes
     overlap or the judge merely fails to transfer. Returns ``{"0/O": {...}, ...}``; arguments as
     :func:`digit_letter_judge`.
@@ -492,15 +493,15 @@ def look_alike_separability(pairs: Sequence[tuple[str, str]] = LOOK_ALIKE_PAIRS,
         out[f"{digit}/{letters}"] = {
             "n_digits": len(pd_), "n_letters": len(pl),
             "digit_accuracy": float((pd_ < 0.5).float().mean()), "letter_accuracy": float((pl > 0.5).float().mean()),
-            f"letter_recall_at_{digit_share:g}_digits": float((pl > t_digit).float().mean()),
-            f"digit_recall_at_{letter_share:g}_letters": float((pd_ <= t_letter).float().mean()),
+            "digit_share": digit_share, "letter_recall": float((pl > t_digit).float().mean()),
+            "letter_share": letter_share, "digit_recall": float((pd_ <= t_letter).float().mean()),
             "train_digit_accuracy": float((p_train[train[1] == 0] < 0.5).float().mean()),
             "train_letter_accuracy": float((p_train[train[1] == 1] > 0.5).float().mean()),
             "train_seconds": judge.metrics["train_seconds"]}
     return out
 
 
-def look_alike_letter_bound(pairs: dict, key: str = "letter_recall_at_0.99_digits") -> float:
+def look_alike_letter_bound(pairs: dict, key: str = "letter_recall") -> float:
     """The most letters (a share of the 26 classes, each counted equally) a judge can recognise
     while it keeps the digits as :func:`look_alike_separability` was asked to: every letter in a
     pair at the share of it that pair's two-class judge recognises (the lowest when a letter is in

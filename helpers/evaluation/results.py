@@ -275,8 +275,8 @@ def judges_accuracies(result: dict) -> pd.DataFrame:
 
 def judges_look_alikes(result: dict) -> pd.DataFrame | None:
     """Each digit against the letters drawn like it (``look_alike_pairs`` of ``judges.json``,
-    :func:`helpers.evaluation.judges.look_alike_separability`): one row per pair, or ``None``
-    when the file holds none."""
+    :func:`helpers.evaluation.judges.look_alike_separability`): one row per pair, the shares the
+    two-class judge was held to in the column names, or ``None`` when the file holds none."""
     pairs = result_value(result, "look_alike_pairs", "pairs")
     if not pairs:
         return None
@@ -285,8 +285,8 @@ def judges_look_alikes(result: dict) -> pd.DataFrame | None:
         digit, letters = name.split("/")
         rows.append({"digit": digit, "letters": " ".join(letters), "test digits": v["n_digits"],
                      "test letters": v["n_letters"],
-                     "letters recognised, 99% of digits kept": v.get("letter_recall_at_0.99_digits"),
-                     "digits recognised, 92% of letters kept": v.get("digit_recall_at_0.92_letters"),
+                     f"letters recognised, {v['digit_share']:.0%} of digits kept": v["letter_recall"],
+                     f"digits recognised, {v['letter_share']:.0%} of letters kept": v["digit_recall"],
                      "training digits called digits": v["train_digit_accuracy"],
                      "training letters called letters": v["train_letter_accuracy"]})
     table = pd.DataFrame(rows).set_index(["digit", "letters"])
